@@ -1,0 +1,82 @@
+//! Diagnostics: warnings and errors with a file:line location, rendered
+//! with a source excerpt and an optional hint.
+//!
+//! The engine collects diagnostics instead of printing; front ends decide
+//! how to show them (see [`Diagnostic::render`]).
+
+use std::fmt::Write as _;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// File as the C tool names it (relative to the tree), empty if none.
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+    /// Extra lines printed below the message (e.g. a dependency chain).
+    pub notes: Vec<String>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn warning(file: impl Into<String>, line: u32, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            file: file.into(),
+            line,
+            message: message.into(),
+            notes: Vec::new(),
+            hint: None,
+        }
+    }
+    pub fn error(file: impl Into<String>, line: u32, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Error, ..Diagnostic::warning(file, line, message) }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Renders `file:line: severity: message`, the source line when
+    /// `source` can provide it, notes, and a `hint:` line.
+    pub fn render(&self, source: &dyn Fn(&str, u32) -> Option<String>) -> String {
+        let mut s = String::new();
+        let sev = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        if self.file.is_empty() {
+            let _ = writeln!(s, "{sev}: {}", self.message);
+        } else {
+            let _ = writeln!(s, "{}:{}: {sev}: {}", self.file, self.line, self.message);
+            if self.line > 0 {
+                if let Some(text) = source(&self.file, self.line) {
+                    let w = self.line.to_string().len();
+                    let _ = writeln!(s, "{:w$} |", "");
+                    let _ = writeln!(s, "{} | {}", self.line, text.trim_end());
+                    let _ = writeln!(s, "{:w$} |", "");
+                }
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  {n}");
+        }
+        if let Some(h) = &self.hint {
+            let _ = writeln!(s, "\nhint: {h}");
+        }
+        s
+    }
+}

@@ -1,0 +1,219 @@
+//! Running `$(shell,...)` commands, with an optional persistent cache.
+//!
+//! [`SystemShell`] runs a command with `/bin/sh -c` in a given working
+//! directory and environment, as conf's `popen` does. [`CachedShell`]
+//! remembers outputs on disk, keyed on everything that can change them:
+//! the command text, the working directory, the whole environment the
+//! command sees, and the identity (path, size, modification time) of every
+//! program and file the command line names — each word that is a path, or
+//! that resolves through `PATH`. A changed compiler, script or variable
+//! therefore misses the cache; a hit can never change a result unless a
+//! command depends on something it does not name (documented limitation:
+//! e.g. a compiler's internal helpers replaced without the driver binary
+//! changing).
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::preprocess::Shell;
+
+/// Runs commands with `/bin/sh -c`.
+pub struct SystemShell {
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    /// Number of commands actually run.
+    pub runs: u32,
+}
+
+impl SystemShell {
+    pub fn new(cwd: PathBuf, env: Vec<(String, String)>) -> Self {
+        SystemShell { cwd, env, runs: 0 }
+    }
+}
+
+impl Shell for SystemShell {
+    fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
+        self.runs += 1;
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut out = Vec::new();
+        if let Some(mut so) = child.stdout.take() {
+            so.read_to_end(&mut out)?;
+        }
+        child.wait()?;
+        Ok(out)
+    }
+}
+
+/// Environment variables left out of cache keys: set by the invoking
+/// shell itself and never meaningful to a build command.
+const VOLATILE_ENV: &[&str] = &["_", "OLDPWD"];
+
+/// A persistent cache in front of a [`SystemShell`].
+pub struct CachedShell {
+    pub inner: SystemShell,
+    path: PathBuf,
+    entries: HashMap<String, Vec<u8>>,
+    env_key: String,
+    path_dirs: Vec<PathBuf>,
+    dirty: bool,
+    pub hits: u32,
+}
+
+impl CachedShell {
+    /// Opens (or starts) the cache file at `path`.
+    pub fn open(inner: SystemShell, path: PathBuf) -> Self {
+        let entries = std::fs::read(&path).map(|d| decode(&d)).unwrap_or_default();
+        let mut env: Vec<&(String, String)> =
+            inner.env.iter().filter(|(k, _)| !VOLATILE_ENV.contains(&k.as_str())).collect();
+        env.sort();
+        let mut env_key = String::new();
+        for (k, v) in env {
+            env_key.push_str(k);
+            env_key.push('=');
+            env_key.push_str(v);
+            env_key.push('\0');
+        }
+        let path_dirs = inner
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.split(':').map(PathBuf::from).collect())
+            .unwrap_or_default();
+        CachedShell { inner, path, entries, env_key, path_dirs, dirty: false, hits: 0 }
+    }
+
+    fn identity(&self, cmd: &str) -> String {
+        let mut id = String::new();
+        let words = cmd.split(|c: char| c.is_whitespace() || "|;&()<>'\"`=,".contains(c));
+        let mut seen = std::collections::HashSet::new();
+        for w in words {
+            if w.is_empty() || !seen.insert(w) {
+                continue;
+            }
+            let candidate: Option<PathBuf> = if w.contains('/') {
+                Some(self.inner.cwd.join(w))
+            } else if w.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c)) {
+                self.path_dirs.iter().map(|d| d.join(w)).find(|p| p.is_file())
+            } else {
+                None
+            };
+            if let Some(p) = candidate {
+                if let Ok(md) = std::fs::metadata(&p) {
+                    let mtime = md
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_nanos())
+                        .unwrap_or(0);
+                    id.push_str(&format!("{}:{}:{}\0", p.display(), md.len(), mtime));
+                }
+            }
+        }
+        id
+    }
+
+    /// Writes new entries back to disk (atomically).
+    pub fn save(&mut self) -> std::io::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let data = encode(&self.entries);
+        crate::confdata::write_atomic(&self.path, &data, false)?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Shell for CachedShell {
+    fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
+        let key = format!("{}\0{}\0{}\0{}", cmd, self.inner.cwd.display(), self.env_key, self.identity(cmd));
+        if let Some(v) = self.entries.get(&key) {
+            self.hits += 1;
+            return Ok(v.clone());
+        }
+        let out = self.inner.run(cmd)?;
+        self.entries.insert(key, out.clone());
+        self.dirty = true;
+        Ok(out)
+    }
+}
+
+fn encode(m: &HashMap<String, Vec<u8>>) -> Vec<u8> {
+    let mut out = b"ktailor-shell-cache 1\n".to_vec();
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    for k in keys {
+        let v = &m[k];
+        out.extend_from_slice(format!("{} {}\n", k.len(), v.len()).as_bytes());
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+fn decode(d: &[u8]) -> HashMap<String, Vec<u8>> {
+    let mut m = HashMap::new();
+    let header = b"ktailor-shell-cache 1\n";
+    let Some(mut rest) = d.strip_prefix(&header[..]) else { return m };
+    while !rest.is_empty() {
+        let Some(nl) = rest.iter().position(|&c| c == b'\n') else { break };
+        let hdr = String::from_utf8_lossy(&rest[..nl]).into_owned();
+        let mut it = hdr.split(' ').map(|x| x.parse::<usize>());
+        let (Some(Ok(kl)), Some(Ok(vl))) = (it.next(), it.next()) else { break };
+        rest = &rest[nl + 1..];
+        if rest.len() < kl + vl {
+            break;
+        }
+        let k = String::from_utf8_lossy(&rest[..kl]).into_owned();
+        m.insert(k, rest[kl..kl + vl].to_vec());
+        rest = &rest[kl + vl..];
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_round_trips() {
+        let mut m = HashMap::new();
+        m.insert("a\0b".to_string(), b"out\n".to_vec());
+        m.insert("c".to_string(), Vec::new());
+        assert_eq!(decode(&encode(&m)), m);
+    }
+
+    #[test]
+    fn changed_environment_misses_the_cache() {
+        let dir = std::env::temp_dir().join(format!("ktailor-shell-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("cache");
+        let env1 = vec![("PATH".to_string(), "/usr/bin:/bin".to_string()), ("X".to_string(), "1".to_string())];
+        let mut a = CachedShell::open(SystemShell::new(dir.clone(), env1.clone()), file.clone());
+        assert_eq!(a.run("echo $X").expect("run"), b"1\n");
+        a.save().expect("save");
+        let mut b = CachedShell::open(SystemShell::new(dir.clone(), env1), file.clone());
+        assert_eq!(b.run("echo $X").expect("run"), b"1\n");
+        assert_eq!((b.hits, b.inner.runs), (1, 0));
+        let env2 = vec![("PATH".to_string(), "/usr/bin:/bin".to_string()), ("X".to_string(), "2".to_string())];
+        let mut c = CachedShell::open(SystemShell::new(dir.clone(), env2), file);
+        assert_eq!(c.run("echo $X").expect("run"), b"2\n");
+        assert_eq!((c.hits, c.inner.runs), (0, 1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

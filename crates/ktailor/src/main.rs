@@ -1,0 +1,74 @@
+//! The `ktailor` command line: argument parsing and output only. Each
+//! subcommand is a thin wrapper over a library crate.
+
+mod kbuild_bridge;
+mod kconfig_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes: 0 success, 1 a check failed / a request cannot hold, 2 an
+/// error (bad input, I/O, tool failure).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "ktailor", version, about = "Declarative, provably right Linux kernel configuration")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Where the kernel tree is, as `make -C SRCTREE O=OBJTREE ARCH=ARCH
+/// KCONFIG_CONFIG=FILE KBUILD_KCONFIG=FILE` would take it.
+#[derive(Args, Clone, Debug)]
+pub struct TreeOpts {
+    /// The source tree (default: the current directory).
+    #[arg(short = 'C', long = "srctree", value_name = "SRCTREE", default_value = ".")]
+    pub srctree: std::path::PathBuf,
+    /// The architecture, as make's ARCH= (default: ARCH from the
+    /// environment, else the host's).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// The object tree, as make's O= (default: the source tree).
+    #[arg(short = 'O', long = "objtree", value_name = "OBJTREE")]
+    pub objtree: Option<std::path::PathBuf>,
+    /// The configuration file (default: OBJTREE/.config, or KCONFIG_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// The top Kconfig file, relative to SRCTREE (default: Kconfig).
+    #[arg(long, value_name = "FILE")]
+    pub kconfig: Option<std::path::PathBuf>,
+    /// Kconfig semantics for trees without a kernel Makefile: 6.1 or 6.12.
+    #[arg(long, value_name = "VERSION")]
+    pub kconfig_dialect: Option<String>,
+    /// Do not use the $(shell) result cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a `make *config` target: olddefconfig, alldefconfig, allnoconfig,
+    /// allyesconfig, allmodconfig, defconfig [FILE], savedefconfig,
+    /// listnewconfig, helpnewconfig, tinyconfig, randconfig,
+    /// yes2modconfig, mod2yesconfig, mod2noconfig, or NAME.config.
+    Kconfig(kconfig_cmd::KconfigArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Kconfig evaluation recurses along dependency chains; give it room.
+    let child = std::thread::Builder::new().stack_size(512 << 20).spawn(move || match cli.cmd {
+        Cmd::Kconfig(a) => kconfig_cmd::run(a),
+    });
+    let code = match child.map(|h| h.join()) {
+        Ok(Ok(c)) => c,
+        _ => {
+            eprintln!("error: internal error (thread failed)");
+            EXIT_ERROR
+        }
+    };
+    ExitCode::from(code)
+}
