@@ -81,7 +81,14 @@ enum DefMode {
 impl Kconfig {
     /// Runs `mode` on this tree (conf.c's `main` after `conf_parse`).
     pub fn run(&mut self, input: RunInput) -> Result<RunOutput, RunError> {
-        let RunInput { mode, open, config_name, defconfig_file, env, data } = input;
+        let RunInput {
+            mode,
+            open,
+            config_name,
+            defconfig_file,
+            env,
+            data,
+        } = input;
         let mut out = RunOutput::default();
         let mut rng = None;
         if mode == Mode::Randconfig {
@@ -89,22 +96,31 @@ impl Kconfig {
                 .filter(|s| !s.is_empty())
                 .and_then(|s| parse_c_long(&s))
                 .unwrap_or_else(time_seed);
-            out.stdout.extend_from_slice(format!("KCONFIG_SEED=0x{seed:X}\n").as_bytes());
+            out.stdout
+                .extend_from_slice(format!("KCONFIG_SEED=0x{seed:X}\n").as_bytes());
             rng = Some(GlibcRand::new(seed));
         }
         match mode {
             Mode::Defconfig => {
                 let name = defconfig_file.clone().unwrap_or_default();
                 let Some((n, d)) = open(&name) else {
-                    return Err(RunError { message: format!("Can't find default configuration \"{name}\"!") });
+                    return Err(RunError {
+                        message: format!("Can't find default configuration \"{name}\"!"),
+                    });
                 };
                 self.conf_read(Some((&n, &d)), &data);
             }
-            Mode::AllDefconfig | Mode::AllNoconfig | Mode::AllYesconfig | Mode::AllModconfig | Mode::Randconfig => {
+            Mode::AllDefconfig
+            | Mode::AllNoconfig
+            | Mode::AllYesconfig
+            | Mode::AllModconfig
+            | Mode::Randconfig => {
                 if let Some(name) = env("KCONFIG_ALLCONFIG") {
                     if !name.is_empty() && name != "1" {
                         let Some((n, d)) = open(&name) else {
-                            return Err(RunError { message: format!("Can't read seed configuration \"{name}\"!") });
+                            return Err(RunError {
+                                message: format!("Can't read seed configuration \"{name}\"!"),
+                            });
                         };
                         self.conf_read_simple(&n, &d, S_DEF_USER, &data);
                     } else {
@@ -131,7 +147,9 @@ impl Kconfig {
                     if let Some(list) = env("KCONFIG_DEFCONFIG_LIST") {
                         for name in list.split_ascii_whitespace() {
                             if let Some(g) = open(name) {
-                                out.stdout.extend_from_slice(format!("#\n# using defaults found in {name}\n#\n").as_bytes());
+                                out.stdout.extend_from_slice(
+                                    format!("#\n# using defaults found in {name}\n#\n").as_bytes(),
+                                );
                                 got = Some(g);
                                 break;
                             }
@@ -152,13 +170,17 @@ impl Kconfig {
             }
         }
         if env("KCONFIG_WERROR").is_some() && self.conf_warnings > 0 {
-            return Err(RunError { message: "warnings in the configuration are errors (KCONFIG_WERROR)".into() });
+            return Err(RunError {
+                message: "warnings in the configuration are errors (KCONFIG_WERROR)".into(),
+            });
         }
         match mode {
             Mode::AllNoconfig => self.set_all_new_symbols(DefMode::No, &mut rng, env)?,
             Mode::AllYesconfig => self.set_all_new_symbols(DefMode::Yes, &mut rng, env)?,
             Mode::AllModconfig => self.set_all_new_symbols(DefMode::Mod, &mut rng, env)?,
-            Mode::AllDefconfig | Mode::Defconfig => self.set_all_new_symbols(DefMode::Default, &mut rng, env)?,
+            Mode::AllDefconfig | Mode::Defconfig => {
+                self.set_all_new_symbols(DefMode::Default, &mut rng, env)?
+            }
             Mode::Randconfig => {
                 if self.dialect == Dialect::V6_1 {
                     while self.set_all_new_symbols_61(DefMode::Random, &mut rng, env)? {}
@@ -177,7 +199,9 @@ impl Kconfig {
             Mode::OldDefconfig | Mode::SaveDefconfig => {}
         }
         if env("KCONFIG_WERROR").is_some() && self.sym_warnings > 0 {
-            return Err(RunError { message: "unmet dependencies are errors (KCONFIG_WERROR)".into() });
+            return Err(RunError {
+                message: "unmet dependencies are errors (KCONFIG_WERROR)".into(),
+            });
         }
         match mode {
             Mode::SaveDefconfig => out.defconfig = Some(self.conf_write_defconfig_bytes(&data)),
@@ -187,14 +211,21 @@ impl Kconfig {
         Ok(out)
     }
 
-    fn set_all_new_symbols(&mut self, mode: DefMode, rng: &mut Option<GlibcRand>, env: &dyn Fn(&str) -> Option<String>) -> Result<(), RunError> {
+    fn set_all_new_symbols(
+        &mut self,
+        mode: DefMode,
+        rng: &mut Option<GlibcRand>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), RunError> {
         if self.dialect == Dialect::V6_1 {
             self.set_all_new_symbols_61(mode, rng, env)?;
             return Ok(());
         }
         let (pby, pty, ptm) = probabilities(mode, env)?;
         for m in self.sub_entries(MenuId::ROOT) {
-            let Some(s) = self.menus[m.idx()].sym else { continue };
+            let Some(s) = self.menus[m.idx()].sym else {
+                continue;
+            };
             let sym = &self.syms[s.idx()];
             if self.menus[m.idx()].prompt.is_none()
                 || sym.has_value()
@@ -244,8 +275,15 @@ impl Kconfig {
 
     /// 6.12 `randomize_choice_values`.
     fn randomize_choice_612(&mut self, choice: MenuId, r: &mut GlibcRand) {
-        let subs: Vec<SymId> = self.sub_entries(choice).into_iter().filter_map(|m| self.menus[m.idx()].sym).collect();
-        let mut cnt = subs.iter().filter(|&&s| !self.syms[s.idx()].has_value()).count() as i32;
+        let subs: Vec<SymId> = self
+            .sub_entries(choice)
+            .into_iter()
+            .filter_map(|m| self.menus[m.idx()].sym)
+            .collect();
+        let mut cnt = subs
+            .iter()
+            .filter(|&&s| !self.syms[s.idx()].has_value())
+            .count() as i32;
         while cnt > 0 {
             let mut x = r.next_i32() % cnt;
             for &s in &subs {
@@ -269,7 +307,12 @@ impl Kconfig {
     }
 
     /// 6.1 `conf_set_all_new_symbols`; returns whether anything changed.
-    fn set_all_new_symbols_61(&mut self, mode: DefMode, rng: &mut Option<GlibcRand>, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, RunError> {
+    fn set_all_new_symbols_61(
+        &mut self,
+        mode: DefMode,
+        rng: &mut Option<GlibcRand>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<bool, RunError> {
         let (pby, pty, ptm) = probabilities(mode, env)?;
         let mut changed = false;
         let order = self.symbols_hash_order();
@@ -314,7 +357,8 @@ impl Kconfig {
         self.sym_clear_all_valid();
         if mode != DefMode::Random {
             for &c in &order {
-                if (self.is_choice(c) && !self.syms[c.idx()].has_value()) || self.is_choice_value(c) {
+                if (self.is_choice(c) && !self.syms[c.idx()].has_value()) || self.is_choice_value(c)
+                {
                     self.syms[c.idx()].flags |= flags::NEED_SET_CHOICE_VALUES;
                 }
             }
@@ -363,7 +407,9 @@ impl Kconfig {
     /// `conf_rewrite_tristates`.
     fn rewrite_tristates(&mut self, old: Tri, new: Tri) {
         for s in self.symbols_hash_order() {
-            if self.sym_get_type(s) == SymType::Tristate && self.syms[s.idx()].def[S_DEF_USER].tri == old {
+            if self.sym_get_type(s) == SymType::Tristate
+                && self.syms[s.idx()].def[S_DEF_USER].tri == old
+            {
                 self.syms[s.idx()].def[S_DEF_USER].tri = new;
             }
         }
@@ -376,7 +422,12 @@ impl Kconfig {
             return;
         }
         if let Some(s) = self.menus[m.idx()].sym {
-            if !self.syms[s.idx()].has_value() && self.sym_is_changeable(s) && !self.is_choice(s) || (self.dialect == Dialect::V6_1 && self.is_choice(s) && !self.syms[s.idx()].has_value() && self.sym_is_changeable(s)) {
+            if !self.syms[s.idx()].has_value() && self.sym_is_changeable(s) && !self.is_choice(s)
+                || (self.dialect == Dialect::V6_1
+                    && self.is_choice(s)
+                    && !self.syms[s.idx()].has_value()
+                    && self.sym_is_changeable(s))
+            {
                 match mode {
                     Mode::ListNewconfig => {
                         if let Some(name) = self.syms[s.idx()].name.clone() {
@@ -387,7 +438,9 @@ impl Kconfig {
                                 } else {
                                     v.to_string()
                                 };
-                                out.extend_from_slice(format!("{}{name}={v}\n", data.prefix).as_bytes());
+                                out.extend_from_slice(
+                                    format!("{}{name}={v}\n", data.prefix).as_bytes(),
+                                );
                             }
                         }
                     }
@@ -413,7 +466,10 @@ impl Kconfig {
         let sym = self.menus[m.idx()].sym;
         if let Some(sy) = sym {
             if let Some(n) = &self.syms[sy.idx()].name {
-                s.push_str(&format!("{}: ", self.menu_get_prompt(m).unwrap_or_default()));
+                s.push_str(&format!(
+                    "{}: ",
+                    self.menu_get_prompt(m).unwrap_or_default()
+                ));
                 s.push_str(&format!("CONFIG_{n}\n\n"));
             }
         }
@@ -423,7 +479,11 @@ impl Kconfig {
         }
         s.push('\n');
         let menu = &self.menus[m.idx()];
-        s.push_str(&format!("Defined at {}:{}\n", self.file_name(menu.file), menu.line));
+        s.push_str(&format!(
+            "Defined at {}:{}\n",
+            self.file_name(menu.file),
+            menu.line
+        ));
         s
     }
 
@@ -433,7 +493,10 @@ impl Kconfig {
     }
 }
 
-fn probabilities(mode: DefMode, env: &dyn Fn(&str) -> Option<String>) -> Result<(i32, i32, i32), RunError> {
+fn probabilities(
+    mode: DefMode,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(i32, i32, i32), RunError> {
     let (mut pby, mut pty, mut ptm) = (50, 33, 33);
     if mode != DefMode::Random {
         return Ok((pby, pty, ptm));
@@ -442,10 +505,15 @@ fn probabilities(mode: DefMode, env: &dyn Fn(&str) -> Option<String>) -> Result<
     if let Some(e) = env("KCONFIG_PROBABILITY") {
         let mut rest = e.as_str();
         while !rest.is_empty() {
-            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '-' || *c == '+').collect();
+            let digits: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-' || *c == '+')
+                .collect();
             let v: i64 = digits.parse().unwrap_or(0);
             if !(0..=100).contains(&v) {
-                return Err(RunError { message: "KCONFIG_PROBABILITY: Numerical result out of range".into() });
+                return Err(RunError {
+                    message: "KCONFIG_PROBABILITY: Numerical result out of range".into(),
+                });
             }
             p.push(v as i32);
             rest = &rest[digits.len()..];
@@ -474,7 +542,9 @@ fn probabilities(mode: DefMode, env: &dyn Fn(&str) -> Option<String>) -> Result<
         _ => {}
     }
     if pty + ptm > 100 {
-        return Err(RunError { message: "KCONFIG_PROBABILITY: Numerical result out of range".into() });
+        return Err(RunError {
+            message: "KCONFIG_PROBABILITY: Numerical result out of range".into(),
+        });
     }
     Ok((pby, pty, ptm))
 }
@@ -490,6 +560,8 @@ fn parse_c_long(s: &str) -> Option<u32> {
 }
 
 fn time_seed() -> u32 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     ((now.as_secs() as u32).wrapping_add(1)).wrapping_mul(now.subsec_micros().wrapping_add(1))
 }

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
 use crate::symbol::string_valid;
-use crate::{flags, Dialect, Kconfig, MenuId, PropType, SymId, SymType, Tri, S_DEF_AUTO, S_DEF_USER};
+use crate::{
+    flags, Dialect, Kconfig, MenuId, PropType, SymId, SymType, Tri, S_DEF_AUTO, S_DEF_USER,
+};
 
 /// Options for reading and writing that come from the environment.
 #[derive(Clone, Debug)]
@@ -31,7 +33,10 @@ pub struct DataOptions {
 
 impl Default for DataOptions {
     fn default() -> Self {
-        DataOptions { prefix: "CONFIG_".into(), warn_unknown: false }
+        DataOptions {
+            prefix: "CONFIG_".into(),
+            warn_unknown: false,
+        }
     }
 }
 
@@ -74,7 +79,9 @@ impl Kconfig {
                     continue;
                 }
                 let rest = &p[prefix.len()..];
-                let Some(sp) = rest.iter().position(|&c| c == b' ') else { continue };
+                let Some(sp) = rest.iter().position(|&c| c == b' ') else {
+                    continue;
+                };
                 let tail = &rest[sp + 1..];
                 let ok = match self.dialect {
                     Dialect::V6_12 => tail == b"is not set",
@@ -121,7 +128,11 @@ impl Kconfig {
                 continue;
             }
             if self.syms[sym.idx()].flags & def_flag != 0 {
-                self.conf_warning(name, lineno, format!("override: reassigning to symbol {sname}"));
+                self.conf_warning(
+                    name,
+                    lineno,
+                    format!("override: reassigning to symbol {sname}"),
+                );
             }
             if !self.conf_set_sym_val(sym, def, def_flag, val, name, lineno) {
                 continue;
@@ -147,13 +158,21 @@ impl Kconfig {
                                 Tri::N => {}
                                 Tri::M => {
                                     if self.syms[cs.idx()].def[def].tri == Tri::Y {
-                                        self.conf_warning(name, lineno, format!("{sname} creates inconsistent choice state"));
+                                        self.conf_warning(
+                                            name,
+                                            lineno,
+                                            format!("{sname} creates inconsistent choice state"),
+                                        );
                                         self.syms[cs.idx()].flags &= !def_flag;
                                     }
                                 }
                                 Tri::Y => {
                                     if self.syms[cs.idx()].def[def].tri != Tri::N {
-                                        self.conf_warning(name, lineno, format!("override: {sname} changes choice state"));
+                                        self.conf_warning(
+                                            name,
+                                            lineno,
+                                            format!("override: {sname} changes choice state"),
+                                        );
                                     }
                                     self.syms[cs.idx()].def[def].choice = Some(sym);
                                 }
@@ -168,7 +187,15 @@ impl Kconfig {
     }
 
     /// `conf_set_sym_val`; returns false when the value was rejected.
-    fn conf_set_sym_val(&mut self, s: SymId, def: usize, def_flag: u32, p: &[u8], file: &str, line: u32) -> bool {
+    fn conf_set_sym_val(
+        &mut self,
+        s: SymId,
+        def: usize,
+        def_flag: u32,
+        p: &[u8],
+        file: &str,
+        line: u32,
+    ) -> bool {
         let ty = self.syms[s.idx()].ty;
         let name = self.sym_name(s);
         match ty {
@@ -189,7 +216,11 @@ impl Kconfig {
                     None => {
                         if def != S_DEF_AUTO {
                             let v = String::from_utf8_lossy(p).into_owned();
-                            self.conf_warning(file, line, format!("symbol value '{v}' invalid for {name}"));
+                            self.conf_warning(
+                                file,
+                                line,
+                                format!("symbol value '{v}' invalid for {name}"),
+                            );
                         }
                         false
                     }
@@ -236,7 +267,11 @@ impl Kconfig {
                     true
                 } else {
                     if def != S_DEF_AUTO {
-                        self.conf_warning(file, line, format!("symbol value '{v}' invalid for {name}"));
+                        self.conf_warning(
+                            file,
+                            line,
+                            format!("symbol value '{v}' invalid for {name}"),
+                        );
                     }
                     false
                 }
@@ -263,7 +298,10 @@ impl Kconfig {
         let mut unsaved = 0u32;
         for &s in &order {
             self.sym_calc_value(s);
-            if self.is_choice(s) || (self.dialect == Dialect::V6_1 && self.syms[s.idx()].flags & flags::NO_WRITE != 0) {
+            if self.is_choice(s)
+                || (self.dialect == Dialect::V6_1
+                    && self.syms[s.idx()].flags & flags::NO_WRITE != 0)
+            {
                 continue;
             }
             let sym = &self.syms[s.idx()];
@@ -292,7 +330,10 @@ impl Kconfig {
                 }
                 match self.syms[s.idx()].ty {
                     SymType::String | SymType::Int | SymType::Hex => {
-                        let v = self.syms[s.idx()].def[S_DEF_USER].val.clone().unwrap_or_else(|| "".into());
+                        let v = self.syms[s.idx()].def[S_DEF_USER]
+                            .val
+                            .clone()
+                            .unwrap_or_else(|| "".into());
                         if !self.sym_string_within_range(s, &v) {
                             self.syms[s.idx()].flags &= !(flags::VALID | flags::DEF_USER);
                             unsaved += 1;
@@ -335,8 +376,14 @@ impl Kconfig {
     /// handling).
     pub fn conf_write_bytes(&mut self, opts: &DataOptions) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 << 18);
-        let title = self.menus[0].prompt.and_then(|p| self.props[p.idx()].text.clone()).unwrap_or_else(|| "".into());
-        let _ = write!(out, "#\n# Automatically generated file; DO NOT EDIT.\n# {title}\n#\n");
+        let title = self.menus[0]
+            .prompt
+            .and_then(|p| self.props[p.idx()].text.clone())
+            .unwrap_or_else(|| "".into());
+        let _ = write!(
+            out,
+            "#\n# Automatically generated file; DO NOT EDIT.\n# {title}\n#\n"
+        );
         if !self.changed {
             self.sym_clear_all_valid();
         }
@@ -346,12 +393,10 @@ impl Kconfig {
         'outer: while let Some(m) = menu {
             let sym = self.menus[m.idx()].sym;
             match sym {
-                None => {
-                    if self.menu_is_visible(m) {
-                        let p = self.menu_get_prompt(m).unwrap_or_default();
-                        let _ = write!(out, "\n#\n# {p}\n#\n");
-                        need_newline = false;
-                    }
+                None if self.menu_is_visible(m) => {
+                    let p = self.menu_get_prompt(m).unwrap_or_default();
+                    let _ = write!(out, "\n#\n# {p}\n#\n");
+                    need_newline = false;
                 }
                 Some(s) if !self.is_choice(s) && !written[s.idx()] => {
                     self.sym_calc_value(s);
@@ -375,7 +420,8 @@ impl Kconfig {
                 if self.menus[cur.idx()].sym.is_none()
                     && cur != MenuId::ROOT
                     && self.menu_is_visible(cur)
-                    && self.menus[cur.idx()].prompt.map(|p| self.props[p.idx()].ty) == Some(PropType::Menu)
+                    && self.menus[cur.idx()].prompt.map(|p| self.props[p.idx()].ty)
+                        == Some(PropType::Menu)
                 {
                     let p = self.menu_get_prompt(cur).unwrap_or_default();
                     let _ = writeln!(out, "# end of {p}");
@@ -455,7 +501,13 @@ impl Kconfig {
     /// dependency files, include/generated/autoconf.h and rustc_cfg below
     /// `dir`, unless auto.conf exists and `overwrite` is false
     /// (`conf_write_autoconf`).
-    pub fn conf_write_autoconf(&mut self, dir: &Path, names: &AutoconfNames, overwrite: bool, opts: &DataOptions) -> std::io::Result<()> {
+    pub fn conf_write_autoconf(
+        &mut self,
+        dir: &Path,
+        names: &AutoconfNames,
+        overwrite: bool,
+        opts: &DataOptions,
+    ) -> std::io::Result<()> {
         let auto = dir.join(&names.autoconfig);
         if !overwrite && auto.exists() {
             return Ok(());
@@ -470,9 +522,15 @@ impl Kconfig {
         }
         cmd.push_str("\n$(autoconfig): $(deps_config)\n$(deps_config): ;\n");
         for (n, v) in &self.env_used {
-            cmd.push_str(&format!("\nifneq \"$({n})\" \"{v}\"\n$(autoconfig): FORCE\nendif\n"));
+            cmd.push_str(&format!(
+                "\nifneq \"$({n})\" \"{v}\"\n$(autoconfig): FORCE\nendif\n"
+            ));
         }
-        write_atomic(&dir.join(format!("{}.cmd", names.autoconfig)), cmd.as_bytes(), false)?;
+        write_atomic(
+            &dir.join(format!("{}.cmd", names.autoconfig)),
+            cmd.as_bytes(),
+            false,
+        )?;
         let order = self.symbols_hash_order();
         for &s in &order {
             self.sym_calc_value(s);
@@ -507,7 +565,9 @@ impl Kconfig {
             if write {
                 if has_auto {
                     let same = match sym.ty {
-                        SymType::Bool | SymType::Tristate => sym.curr_tri == sym.def[S_DEF_AUTO].tri,
+                        SymType::Bool | SymType::Tristate => {
+                            sym.curr_tri == sym.def[S_DEF_AUTO].tri
+                        }
                         SymType::String | SymType::Hex | SymType::Int => {
                             sym.def[S_DEF_AUTO].val.as_deref() == Some(&*sym.curr_val)
                         }
@@ -527,7 +587,10 @@ impl Kconfig {
             }
         }
         let mut h = String::from("/*\n * Automatically generated file; DO NOT EDIT.\n");
-        let title = self.menus[0].prompt.and_then(|p| self.props[p.idx()].text.clone()).unwrap_or_else(|| "".into());
+        let title = self.menus[0]
+            .prompt
+            .and_then(|p| self.props[p.idx()].text.clone())
+            .unwrap_or_else(|| "".into());
         h.push_str(&format!(" * {title}\n */\n"));
         let mut r = String::new();
         let mut a = format!("#\n# Automatically generated file; DO NOT EDIT.\n# {title}\n#\n");
@@ -545,15 +608,29 @@ impl Kconfig {
                     if sym.curr_tri == Tri::N {
                         continue;
                     }
-                    let suffix = if sym.curr_tri == Tri::M { "_MODULE" } else { "" };
+                    let suffix = if sym.curr_tri == Tri::M {
+                        "_MODULE"
+                    } else {
+                        ""
+                    };
                     h.push_str(&format!("#define {pre}{name}{suffix} 1\n"));
-                    r.push_str(&format!("--cfg={pre}{name}\n--cfg={pre}{name}={}\n", escape_string(&val)));
+                    r.push_str(&format!(
+                        "--cfg={pre}{name}\n--cfg={pre}{name}={}\n",
+                        escape_string(&val)
+                    ));
                     a.push_str(&format!("{pre}{name}={val}\n"));
                 }
                 SymType::Hex => {
-                    let vp = if val.starts_with("0x") || val.starts_with("0X") { "" } else { "0x" };
+                    let vp = if val.starts_with("0x") || val.starts_with("0X") {
+                        ""
+                    } else {
+                        "0x"
+                    };
                     h.push_str(&format!("#define {pre}{name} {vp}{val}\n"));
-                    r.push_str(&format!("--cfg={pre}{name}={}\n", escape_string(&format!("{vp}{val}"))));
+                    r.push_str(&format!(
+                        "--cfg={pre}{name}={}\n",
+                        escape_string(&format!("{vp}{val}"))
+                    ));
                     a.push_str(&format!("{pre}{name}={val}\n"));
                 }
                 SymType::String => {

@@ -31,7 +31,10 @@ impl Kconfig {
         let mut errors = 0;
         let entries: Vec<MenuId> = self.sub_entries(MenuId::ROOT);
         let order: Vec<SymId> = match self.dialect {
-            Dialect::V6_12 => entries.iter().filter_map(|m| self.menus[m.idx()].sym).collect(),
+            Dialect::V6_12 => entries
+                .iter()
+                .filter_map(|m| self.menus[m.idx()].sym)
+                .collect(),
             Dialect::V6_1 => self.symbols_hash_order(),
         };
         for s in order {
@@ -53,11 +56,16 @@ impl Kconfig {
         }
         if self.is_choice_value(s) && !self.is_choice(s) {
             let choice = match self.dialect {
-                Dialect::V6_12 => self.sym_get_choice_menu(s).and_then(|m| self.menus[m.idx()].sym),
+                Dialect::V6_12 => self
+                    .sym_get_choice_menu(s)
+                    .and_then(|m| self.menus[m.idx()].sym),
                 Dialect::V6_1 => self.choice_of(s),
             };
             if let Some(c) = choice {
-                stack.push(Frame { sym: s, via: Via::None });
+                stack.push(Frame {
+                    sym: s,
+                    via: Via::None,
+                });
                 let r = self.check_deps(c, stack);
                 stack.pop();
                 return r;
@@ -75,19 +83,24 @@ impl Kconfig {
     fn check_expr_deps(&mut self, e: Option<ExprId>, stack: &mut Vec<Frame>) -> Option<SymId> {
         let e = e?;
         match self.exprs.get(e) {
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                self.check_expr_deps(Some(a), stack).or_else(|| self.check_expr_deps(Some(b), stack))
-            }
+            Expr::And(a, b) | Expr::Or(a, b) => self
+                .check_expr_deps(Some(a), stack)
+                .or_else(|| self.check_expr_deps(Some(b), stack)),
             Expr::Not(a) => self.check_expr_deps(Some(a), stack),
-            Expr::Cmp(_, a, b) => self.check_deps(a, stack).or_else(|| self.check_deps(b, stack)),
+            Expr::Cmp(_, a, b) => self
+                .check_deps(a, stack)
+                .or_else(|| self.check_deps(b, stack)),
             Expr::Sym(a) => self.check_deps(a, stack),
             Expr::Range(..) => None,
         }
     }
 
     fn check_sym_deps(&mut self, s: SymId, stack: &mut Vec<Frame>) -> Option<SymId> {
-        stack.push(Frame { sym: s, via: Via::DirDep });
-        let mut r = None;
+        stack.push(Frame {
+            sym: s,
+            via: Via::DirDep,
+        });
+        let mut r;
         let sym = &self.syms[s.idx()];
         let (d, rv, im) = (sym.dir_dep.expr, sym.rev_dep.expr, sym.implied.expr);
         'out: {
@@ -140,12 +153,20 @@ impl Kconfig {
     }
 
     fn check_choice_deps(&mut self, c: SymId, stack: &mut Vec<Frame>) -> Option<SymId> {
-        stack.push(Frame { sym: c, via: Via::None });
+        stack.push(Frame {
+            sym: c,
+            via: Via::None,
+        });
         let members: Vec<SymId> = match self.dialect {
             Dialect::V6_12 => {
                 let cm = self.syms[c.idx()].menus.first().copied();
-                cm.map(|m| self.sub_entries(m).iter().filter_map(|x| self.menus[x.idx()].sym).collect())
-                    .unwrap_or_default()
+                cm.map(|m| {
+                    self.sub_entries(m)
+                        .iter()
+                        .filter_map(|x| self.menus[x.idx()].sym)
+                        .collect()
+                })
+                .unwrap_or_default()
             }
             Dialect::V6_1 => self.choice_list(c),
         };
@@ -177,12 +198,19 @@ impl Kconfig {
 
     fn report_cycle(&mut self, last: SymId, stack: &[Frame]) {
         let Some(start) = stack.iter().position(|f| f.sym == last) else {
-            self.diags.push(Diagnostic::error("", 0, "unexpected recursive dependency error"));
+            self.diags.push(Diagnostic::error(
+                "",
+                0,
+                "unexpected recursive dependency error",
+            ));
             return;
         };
         let first_menu = self.syms[last.idx()].menus.first().copied();
         let (file, line) = match first_menu {
-            Some(m) => (self.file_name(self.menus[m.idx()].file).to_string(), self.menus[m.idx()].line),
+            Some(m) => (
+                self.file_name(self.menus[m.idx()].file).to_string(),
+                self.menus[m.idx()].line,
+            ),
             None => (String::new(), 0),
         };
         let mut d = Diagnostic::error(file, line, "recursive dependency detected!");
@@ -195,14 +223,19 @@ impl Kconfig {
                     let mm = &self.menus[m.idx()];
                     format!("{}:{}", self.file_name(mm.file), mm.line)
                 });
-                format!("symbol {a} is part of choice block at {}", at.unwrap_or_default())
+                format!(
+                    "symbol {a} is part of choice block at {}",
+                    at.unwrap_or_default()
+                )
             } else {
                 match f.via {
                     Via::DirDep => format!("symbol {a} depends on {b}"),
                     Via::RevDep => format!("symbol {a} is selected by {b}"),
                     Via::Implied => format!("symbol {a} is implied by {b}"),
                     Via::PropExpr(t) => format!("symbol {a} {} value contains {b}", t.name()),
-                    Via::PropVisible(t) => format!("symbol {a} {} is visible depending on {b}", t.name()),
+                    Via::PropVisible(t) => {
+                        format!("symbol {a} {} is visible depending on {b}", t.name())
+                    }
                     Via::None => format!("symbol {a} depends on {b}"),
                 }
             };

@@ -36,7 +36,10 @@ impl Diagnostic {
         }
     }
     pub fn error(file: impl Into<String>, line: u32, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, ..Diagnostic::warning(file, line, message) }
+        Diagnostic {
+            severity: Severity::Error,
+            ..Diagnostic::warning(file, line, message)
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

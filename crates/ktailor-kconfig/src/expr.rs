@@ -13,7 +13,7 @@
 //! memoised per node. This module is not the evaluator of symbol values
 //! (see `symbol.rs`); it only knows how to combine tristates.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::SymId;
 
@@ -117,9 +117,19 @@ fn prec(e: &Expr) -> u8 {
 pub struct Exprs {
     nodes: Vec<Expr>,
     map: HashMap<Expr, ExprId>,
+    /// Memoised results of the pure rewrites below, valid while symbol
+    /// types do not change (cleared by [`Exprs::clear_memo`]).
+    memo_transform: HashMap<ExprId, ExprId>,
+    memo_dups: HashMap<ExprId, ExprId>,
 }
 
 impl Exprs {
+    /// Forgets memoised rewrites (after a symbol's type changed).
+    pub fn clear_memo(&mut self) {
+        self.memo_transform.clear();
+        self.memo_dups.clear();
+    }
+
     pub fn get(&self, id: ExprId) -> Expr {
         self.nodes[id.0 as usize]
     }
@@ -264,7 +274,7 @@ impl Exprs {
         if paren {
             out.push('(');
         }
-        let mut put_sym = |s: SymId, out: &mut String| {
+        let put_sym = |s: SymId, out: &mut String| {
             out.push_str(&name(s));
             if let Some(v) = val {
                 if let Some(v) = v(s) {
@@ -323,7 +333,11 @@ pub struct Simplifier<'a> {
 
 impl<'a> Simplifier<'a> {
     pub fn new(ex: &'a mut Exprs, info: &'a dyn Fn(SymId) -> (crate::SymType, bool)) -> Self {
-        Simplifier { ex, info, trans_count: 0 }
+        Simplifier {
+            ex,
+            info,
+            trans_count: 0,
+        }
     }
 
     fn is_bool(&self, s: SymId) -> bool {
@@ -337,6 +351,15 @@ impl<'a> Simplifier<'a> {
     /// `expr_transform`.
     pub fn transform(&mut self, e: Option<ExprId>) -> Option<ExprId> {
         let e = e?;
+        if let Some(&r) = self.ex.memo_transform.get(&e) {
+            return Some(r);
+        }
+        let r = self.transform_uncached(e)?;
+        self.ex.memo_transform.insert(e, r);
+        Some(r)
+    }
+
+    fn transform_uncached(&mut self, e: ExprId) -> Option<ExprId> {
         let mut id = e;
         match self.ex.get(e) {
             Expr::And(a, b) => {
@@ -502,7 +525,9 @@ impl<'a> Simplifier<'a> {
 
     /// `expr_eliminate_eq`.
     pub fn eliminate_eq(&mut self, e1: &mut Option<ExprId>, e2: &mut Option<ExprId>) {
-        let (Some(mut a), Some(mut b)) = (*e1, *e2) else { return };
+        let (Some(mut a), Some(mut b)) = (*e1, *e2) else {
+            return;
+        };
         match self.ex.get(a) {
             Expr::Or(..) => self.eliminate_eq_inner(false, &mut a, &mut b),
             Expr::And(..) => self.eliminate_eq_inner(true, &mut a, &mut b),
@@ -551,7 +576,12 @@ impl<'a> Simplifier<'a> {
 
     /// The left symbol of a leaf, looking through one `!` for e1.
     fn join_syms(&self, e1: ExprId, e2: ExprId) -> Option<SymId> {
-        let leaf = |e: &Expr| matches!(e, Expr::Cmp(CmpOp::Eq | CmpOp::Ne, ..) | Expr::Sym(_) | Expr::Not(_));
+        let leaf = |e: &Expr| {
+            matches!(
+                e,
+                Expr::Cmp(CmpOp::Eq | CmpOp::Ne, ..) | Expr::Sym(_) | Expr::Not(_)
+            )
+        };
         let (n1, n2) = (self.ex.get(e1), self.ex.get(e2));
         if !leaf(&n1) || !leaf(&n2) {
             return None;
@@ -643,14 +673,14 @@ impl<'a> Simplifier<'a> {
             let is_const = |x: SymId| (self.info)(x).1;
             match (n1, n2) {
                 (Expr::Cmp(CmpOp::Eq, _, b), Expr::Cmp(CmpOp::Ne, _, c))
-                | (Expr::Cmp(CmpOp::Ne, _, c), Expr::Cmp(CmpOp::Eq, _, b)) => {
-                    if is_const(c) && is_const(b) {
-                        return Some(if b != c {
-                            self.ex.cmp(CmpOp::Eq, s, b)
-                        } else {
-                            self.ex.sym(SymId::NO)
-                        });
-                    }
+                | (Expr::Cmp(CmpOp::Ne, _, c), Expr::Cmp(CmpOp::Eq, _, b))
+                    if is_const(c) && is_const(b) =>
+                {
+                    return Some(if b != c {
+                        self.ex.cmp(CmpOp::Eq, s, b)
+                    } else {
+                        self.ex.sym(SymId::NO)
+                    });
                 }
                 _ => {}
             }
@@ -686,7 +716,11 @@ impl<'a> Simplifier<'a> {
             *e2 = self.build(and, l, r);
             return;
         }
-        let joined = if and { self.join_and(*e1, *e2) } else { self.join_or(*e1, *e2) };
+        let joined = if and {
+            self.join_and(*e1, *e2)
+        } else {
+            self.join_or(*e1, *e2)
+        };
         if let Some(t) = joined {
             *e1 = self.ex.sym(if and { SymId::YES } else { SymId::NO });
             *e2 = t;
@@ -696,7 +730,17 @@ impl<'a> Simplifier<'a> {
 
     /// `expr_eliminate_dups`.
     pub fn eliminate_dups(&mut self, e: Option<ExprId>) -> Option<ExprId> {
-        let mut e = e?;
+        let e0 = e?;
+        if let Some(&r) = self.ex.memo_dups.get(&e0) {
+            return Some(r);
+        }
+        let r = self.eliminate_dups_uncached(e0);
+        self.ex.memo_dups.insert(e0, r);
+        Some(r)
+    }
+
+    fn eliminate_dups_uncached(&mut self, e0: ExprId) -> ExprId {
+        let mut e = e0;
         let old = self.trans_count;
         loop {
             self.trans_count = 0;
@@ -716,7 +760,7 @@ impl<'a> Simplifier<'a> {
             }
         }
         self.trans_count = old;
-        Some(e)
+        e
     }
 
     /// `expr_trans_compare`.

@@ -206,7 +206,13 @@ pub struct Lexer {
 impl Lexer {
     pub fn new(file: String, data: Vec<u8>, with_optional: bool) -> Lexer {
         Lexer {
-            stack: vec![Buffer { data, pos: 0, lineno: 1, file, source_line: 0 }],
+            stack: vec![Buffer {
+                data,
+                pos: 0,
+                lineno: 1,
+                file,
+                source_line: 0,
+            }],
             state: State::Initial,
             help_pending: false,
             prev_token: Tok::Eol,
@@ -245,7 +251,13 @@ impl Lexer {
     /// Starts lexing `data` as file `name` (`zconf_nextfile`).
     pub fn push_file(&mut self, name: String, data: Vec<u8>) {
         let source_line = self.cur_lineno;
-        self.stack.push(Buffer { data, pos: 0, lineno: 1, file: name, source_line });
+        self.stack.push(Buffer {
+            data,
+            pos: 0,
+            lineno: 1,
+            file: name,
+            source_line,
+        });
     }
 
     /// The next token after `help` and its end of line is help text.
@@ -255,7 +267,12 @@ impl Lexer {
 
     fn warn(&mut self, line: u32, text: String) {
         let file = self.file().to_string();
-        self.msgs.push(LexMsg { file, line, text, fatal: false });
+        self.msgs.push(LexMsg {
+            file,
+            line,
+            text,
+            fatal: false,
+        });
     }
 
     /// The second stage (`yylex`).
@@ -316,7 +333,7 @@ impl Lexer {
                     continue;
                 }
                 let end = line_end(&buf.data, buf.pos);
-                let v = String::from_utf8_lossy(&buf.data[buf.pos..end]).into_owned();
+                let v = bytes_to_string(&buf.data[buf.pos..end]);
                 buf.pos = end;
                 return Ok(Tok::AssignVal(v));
             }
@@ -329,7 +346,11 @@ impl Lexer {
                     continue;
                 }
                 b' ' | b'\t' => {
-                    buf.pos += 1;
+                    let mut q = p + 1;
+                    while q < data.len() && (data[q] == b' ' || data[q] == b'\t') {
+                        q += 1;
+                    }
+                    buf.pos = q;
                     continue;
                 }
                 b'\\' if data.get(p + 1) == Some(&b'\n') => {
@@ -361,15 +382,15 @@ impl Lexer {
                     if let Some(k) = keyword(w, self.with_optional) {
                         return Ok(k);
                     }
-                    return Ok(Tok::Word(String::from_utf8_lossy(w).into_owned()));
+                    return Ok(Tok::Word(bytes_to_string(w)));
                 }
                 let le = line_end(data, p);
-                let line: Vec<u8> = data[..le].to_vec();
+                let line: Vec<u8> = data[p..le].to_vec();
                 pp.pos.file = buf.file.clone();
                 pp.pos.line = buf.lineno;
-                let (s, stop) = pp.expand_token(&line, p)?;
+                let (s, stop) = pp.expand_token(&line, 0)?;
                 if let Some(buf) = self.stack.last_mut() {
-                    buf.pos = stop;
+                    buf.pos = p + stop;
                 }
                 if !s.is_empty() {
                     return Ok(Tok::Word(s));
@@ -406,10 +427,7 @@ impl Lexer {
     /// The STRING state: after the opening quote `q`.
     fn lex_string(&mut self, q: u8, pp: &mut Preprocessor) -> Result<Tok, PpError> {
         let mut text: Vec<u8> = Vec::new();
-        loop {
-            let Some(buf) = self.stack.last_mut() else {
-                break;
-            };
+        while let Some(buf) = self.stack.last_mut() {
             let data = &buf.data;
             let p = buf.pos;
             if p >= data.len() {
@@ -419,39 +437,38 @@ impl Lexer {
             match c {
                 b'$' => {
                     let le = line_end(data, p);
-                    let line: Vec<u8> = data[..le].to_vec();
+                    let line: Vec<u8> = data[p..le].to_vec();
                     pp.pos.file = buf.file.clone();
                     pp.pos.line = buf.lineno;
-                    let (s, stop) = pp.expand_dollar(&line, p + 1)?;
+                    let (s, stop) = pp.expand_dollar(&line, 1)?;
                     if let Some(buf) = self.stack.last_mut() {
-                        buf.pos = stop;
+                        buf.pos = p + stop;
                     }
                     text.extend_from_slice(s.as_bytes());
                 }
-                b'\\' => {
-                    match data.get(p + 1) {
-                        Some(&n) if n != b'\n' => {
-                            text.push(n);
-                            buf.pos += 2;
-                        }
-                        _ => buf.pos += 1,
+                b'\\' => match data.get(p + 1) {
+                    Some(&n) if n != b'\n' => {
+                        text.push(n);
+                        buf.pos += 2;
                     }
-                }
+                    _ => buf.pos += 1,
+                },
                 b'\'' | b'"' => {
                     buf.pos += 1;
                     if c == q {
-                        return Ok(Tok::WordQuote(String::from_utf8_lossy(&text).into_owned()));
+                        return Ok(Tok::WordQuote(bytes_to_string(&text)));
                     }
                     text.push(c);
                 }
                 b'\n' => {
                     let l = self.lineno();
                     self.warn(l, "multi-line strings not supported".into());
-                    return Ok(Tok::WordQuote(String::from_utf8_lossy(&text).into_owned()));
+                    return Ok(Tok::WordQuote(bytes_to_string(&text)));
                 }
                 _ => {
                     let mut e = p;
-                    while e < data.len() && !matches!(data[e], b'$' | b'\'' | b'"' | b'\\' | b'\n') {
+                    while e < data.len() && !matches!(data[e], b'$' | b'\'' | b'"' | b'\\' | b'\n')
+                    {
                         e += 1;
                     }
                     text.extend_from_slice(&data[p..e]);
@@ -459,7 +476,7 @@ impl Lexer {
                 }
             }
         }
-        Ok(Tok::WordQuote(String::from_utf8_lossy(&text).into_owned()))
+        Ok(Tok::WordQuote(bytes_to_string(&text)))
     }
 
     /// The HELP state, from the start of the line after `help`. Returns
@@ -545,7 +562,15 @@ impl Lexer {
 }
 
 fn into_string(v: Vec<u8>) -> String {
-    String::from_utf8_lossy(&v).into_owned()
+    String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Kconfig files are UTF-8 in practice; anything else is kept lossily.
+pub(crate) fn bytes_to_string(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 fn tab_width(ws: &[u8]) -> usize {
@@ -573,6 +598,13 @@ fn line_end(data: &[u8], from: usize) -> usize {
         .iter()
         .position(|&c| c == b'\n')
         .map_or(data.len(), |i| from + i)
+}
+
+impl Tok {
+    /// The token without its text: a cheap copy to dispatch on.
+    pub fn kind(&self) -> Tok {
+        shallow(self)
+    }
 }
 
 /// A cheap copy of a token for the previous-token bookkeeping.

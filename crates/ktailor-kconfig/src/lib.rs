@@ -246,8 +246,8 @@ pub struct Kconfig {
     pub(crate) expr_epoch: Vec<u32>,
     pub(crate) epoch: u32,
     pub files: Vec<Rc<str>>,
-    nonconst: std::collections::HashMap<Rc<str>, SymId>,
-    consts: std::collections::HashMap<Rc<str>, SymId>,
+    nonconst: rustc_hash::FxHashMap<Rc<str>, SymId>,
+    consts: rustc_hash::FxHashMap<Rc<str>, SymId>,
     pub modules_sym: SymId,
     pub modules_val: Tri,
     /// Environment variables the preprocessor read, in order.
@@ -349,7 +349,11 @@ impl Kconfig {
             "n" => return SymId::NO,
             _ => {}
         }
-        let map = if constant { &self.consts } else { &self.nonconst };
+        let map = if constant {
+            &self.consts
+        } else {
+            &self.nonconst
+        };
         if let Some(&s) = map.get(name) {
             return s;
         }

@@ -116,17 +116,25 @@ impl Kconfig {
                 self.props[p.idx()].visible.expr = dep;
                 let ty = self.props[p.idx()].ty;
                 if ty == PropType::Select || ty == PropType::Imply {
-                    let Some(target) = self.props[p.idx()].expr.and_then(|e| match self.exprs.get(e) {
-                        crate::Expr::Sym(s) => Some(s),
-                        _ => None,
-                    }) else {
+                    let Some(target) =
+                        self.props[p.idx()]
+                            .expr
+                            .and_then(|e| match self.exprs.get(e) {
+                                crate::Expr::Sym(s) => Some(s),
+                                _ => None,
+                            })
+                    else {
                         continue;
                     };
                     let me = self.menus[menu.idx()].sym.unwrap_or(SymId::NO);
                     let me_e = self.exprs.sym(me);
                     let term = self.exprs.and(Some(me_e), dep);
                     let t = &mut self.syms[target.idx()];
-                    let slot = if ty == PropType::Select { t.rev_dep.expr } else { t.implied.expr };
+                    let slot = if ty == PropType::Select {
+                        t.rev_dep.expr
+                    } else {
+                        t.implied.expr
+                    };
                     let new = self.exprs.or(slot, term);
                     let t = &mut self.syms[target.idx()];
                     if ty == PropType::Select {
@@ -141,16 +149,19 @@ impl Kconfig {
 
     /// The automatic sub-menu rule for a childless symbol entry `parent`:
     /// following entries that depend on its symbol become its children.
-    fn auto_submenu(&mut self, parent: MenuId, sym: SymId, recurse: &mut dyn FnMut(&mut Kconfig, MenuId)) {
-        let prompt_vis = self.menus[parent.idx()].prompt.and_then(|p| self.props[p.idx()].visible.expr);
-        let basedep = {
-            let syms = &self.syms;
-            let info = |s: SymId| sym_info(syms, s);
-            let mut simp = Simplifier::new(&mut self.exprs, &info);
-            let b = simp.trans_compare(prompt_vis, true, SymId::NO);
-            let b = simp.transform(b);
-            simp.eliminate_dups(b)
-        };
+    fn auto_submenu(
+        &mut self,
+        parent: MenuId,
+        sym: SymId,
+        recurse: &mut dyn FnMut(&mut Kconfig, MenuId),
+    ) {
+        let prompt_vis = self.menus[parent.idx()]
+            .prompt
+            .and_then(|p| self.props[p.idx()].visible.expr);
+        // The symbol's own condition, in the form the superset test needs;
+        // computed only when an entry mentions the symbol without plainly
+        // depending on it (the result does not depend on when it is done).
+        let mut basedep: Option<Option<ExprId>> = None;
         let mut last_menu: Option<MenuId> = None;
         let mut cur = self.menus[parent.idx()].next;
         while let Some(menu) = cur {
@@ -166,6 +177,11 @@ impl Kconfig {
                 let syms = &self.syms;
                 let info = |s: SymId| sym_info(syms, s);
                 let mut simp = Simplifier::new(&mut self.exprs, &info);
+                let basedep = *basedep.get_or_insert_with(|| {
+                    let b = simp.trans_compare(prompt_vis, true, SymId::NO);
+                    let b = simp.transform(b);
+                    simp.eliminate_dups(b)
+                });
                 let d = simp.trans_compare(dep, true, SymId::NO);
                 let d = simp.transform(d);
                 let mut d = simp.eliminate_dups(d);
@@ -194,7 +210,10 @@ impl Kconfig {
     /// Flattens `if` blocks and sub-menus of promptless entries.
     fn flatten(&mut self, menu: MenuId, parent: MenuId) {
         let m = &self.menus[menu.idx()];
-        let has_text = m.prompt.map(|p| self.props[p.idx()].text.is_some()).unwrap_or(false);
+        let has_text = m
+            .prompt
+            .map(|p| self.props[p.idx()].text.is_some())
+            .unwrap_or(false);
         if m.list.is_some() && !has_text {
             let first = m.list;
             let mut last = first.unwrap_or(menu);
@@ -243,6 +262,7 @@ impl Kconfig {
         if self.menus[parent.idx()].list.is_some() {
             let parentdep = if let (true, Some(s)) = (is_choice, sym) {
                 if self.syms[s.idx()].ty == SymType::Unknown {
+                    self.exprs.clear_memo();
                     for m in self.children(parent) {
                         if let Some(ms) = self.menus[m.idx()].sym {
                             let t = self.syms[ms.idx()].ty;
@@ -258,6 +278,7 @@ impl Kconfig {
                     if let Some(ms) = self.menus[m.idx()].sym {
                         if self.syms[ms.idx()].ty == SymType::Unknown {
                             self.syms[ms.idx()].ty = ct;
+                            self.exprs.clear_memo();
                         }
                     }
                 }
@@ -328,7 +349,9 @@ impl Kconfig {
 
     /// `menu_is_visible`.
     pub fn menu_is_visible(&mut self, m: MenuId) -> bool {
-        let Some(p) = self.menus[m.idx()].prompt else { return false };
+        let Some(p) = self.menus[m.idx()].prompt else {
+            return false;
+        };
         if let Some(v) = self.menus[m.idx()].visibility {
             if self.expr_calc_value(Some(v)) == Tri::N {
                 return false;

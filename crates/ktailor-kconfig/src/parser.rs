@@ -19,7 +19,9 @@ use crate::diag::Diagnostic;
 use crate::expr::{CmpOp, ExprId};
 use crate::lexer::{Lexer, Tok};
 use crate::preprocess::{Flavor, PpError, PpMessage, Preprocessor, Shell};
-use crate::{flags, Dialect, FileId, Kconfig, Menu, MenuId, PropId, PropType, Property, SymId, SymType};
+use crate::{
+    flags, Dialect, FileId, Kconfig, Menu, MenuId, PropId, PropType, Property, SymId, SymType,
+};
 
 /// Opens Kconfig files by the name a `source` statement gives.
 pub trait FileLoader {
@@ -86,16 +88,26 @@ struct Parser<'a, 'p> {
     last_entry: Link,
     nerrs: u32,
     fatal: Option<Diagnostic>,
-    file_cache: std::collections::HashMap<String, FileId>,
+    file_cache: rustc_hash::FxHashMap<String, FileId>,
     last_file: Option<(String, FileId)>,
 }
 
 /// Parses a Kconfig tree (`conf_parse`).
 pub fn parse(input: ParseInput) -> Result<Kconfig, ParseError> {
-    let ParseInput { dialect, kconfig, loader, env, shell } = input;
+    let ParseInput {
+        dialect,
+        kconfig,
+        loader,
+        env,
+        shell,
+    } = input;
     let Some(data) = loader.open(kconfig) else {
         return Err(ParseError {
-            diags: vec![Diagnostic::error("", 0, format!("can't find file {kconfig}"))],
+            diags: vec![Diagnostic::error(
+                "",
+                0,
+                format!("can't find file {kconfig}"),
+            )],
         });
     };
     let mut k = Kconfig::new(dialect);
@@ -129,10 +141,14 @@ impl<'a, 'p> Parser<'a, 'p> {
         self.k.env_used = std::mem::take(&mut self.pp.env_used);
         if let Some(f) = self.fatal.take() {
             self.k.diags.push(f);
-            return Err(ParseError { diags: self.k.diags });
+            return Err(ParseError {
+                diags: self.k.diags,
+            });
         }
         if self.nerrs > 0 {
-            return Err(ParseError { diags: self.k.diags });
+            return Err(ParseError {
+                diags: self.k.diags,
+            });
         }
         let mut k = self.k;
         if k.modules_sym == SymId::NO {
@@ -310,7 +326,7 @@ impl<'a, 'p> Parser<'a, 'p> {
             if self.fatal.is_some() {
                 return Tok::Eof;
             }
-            let t = self.peek().clone();
+            let t = self.peek().kind();
             match t {
                 Tok::Eof | Tok::EndMenu | Tok::EndChoice | Tok::EndIf => return t,
                 Tok::Config => self.config_stmt(false),
@@ -394,19 +410,32 @@ impl<'a, 'p> Parser<'a, 'p> {
             } else {
                 let line = self.lx.cur_lineno;
                 let f = self.lx.file().to_string();
-                self.k.diags.push(Diagnostic::warning(f, line, "menuconfig statement without prompt"));
+                self.k.diags.push(Diagnostic::warning(
+                    f,
+                    line,
+                    "menuconfig statement without prompt",
+                ));
             }
         } else if self.k.dialect == Dialect::V6_12 {
             if let Some(ch) = self.current_choice {
                 let e = self.current_entry;
-                let (file, line) = (self.k.file_name(self.k.menus[e.idx()].file).to_string(), self.k.menus[e.idx()].line);
+                let (file, line) = (
+                    self.k.file_name(self.k.menus[e.idx()].file).to_string(),
+                    self.k.menus[e.idx()].line,
+                );
                 if self.k.menus[e.idx()].prompt.is_none() {
                     self.nerrs += 1;
-                    self.k.diags.push(Diagnostic::error(file.clone(), line, "choice member must have a prompt"));
+                    self.k.diags.push(Diagnostic::error(
+                        file.clone(),
+                        line,
+                        "choice member must have a prompt",
+                    ));
                 }
                 if self.k.sym(sym).ty != SymType::Bool {
                     self.nerrs += 1;
-                    self.k.diags.push(Diagnostic::error(file, line, "choice member must be bool"));
+                    self.k
+                        .diags
+                        .push(Diagnostic::error(file, line, "choice member must be bool"));
                 }
                 if self.k.sym(sym).choice_link.is_none() {
                     self.k.sym_mut(sym).choice_link = Some(ch);
@@ -421,12 +450,14 @@ impl<'a, 'p> Parser<'a, 'p> {
             if self.fatal.is_some() {
                 return;
             }
-            let t = self.peek().clone();
+            let t = self.peek().kind();
             let r = match t {
                 Tok::Bool | Tok::Tristate | Tok::Int | Tok::Hex | Tok::String => {
                     self.bump();
                     let ty = tok_type(&t);
-                    self.prompt_stmt_opt().and_then(|_| self.expect_eol("type")).map(|_| self.menu_set_type(ty))
+                    self.prompt_stmt_opt()
+                        .and_then(|_| self.expect_eol("type"))
+                        .map(|_| self.menu_set_type(ty))
                 }
                 Tok::Prompt => {
                     self.bump();
@@ -458,7 +489,11 @@ impl<'a, 'p> Parser<'a, 'p> {
                         self.expect_eol("select")?;
                         let s = self.k.lookup(&w, false);
                         let e = self.k.exprs.sym(s);
-                        let ty = if t == Tok::Select { PropType::Select } else { PropType::Imply };
+                        let ty = if t == Tok::Select {
+                            PropType::Select
+                        } else {
+                            PropType::Imply
+                        };
                         self.menu_add_prop(ty, Some(e), c);
                         Ok(())
                     })()
@@ -479,9 +514,12 @@ impl<'a, 'p> Parser<'a, 'p> {
                     self.bump();
                     (|| {
                         self.expect_eol("modules")?;
-                        let cur = self.k.menus[self.current_entry.idx()].sym.unwrap_or(SymId::NO);
+                        let cur = self.k.menus[self.current_entry.idx()]
+                            .sym
+                            .unwrap_or(SymId::NO);
                         if self.k.modules_sym != SymId::NO {
-                            let (a, b) = (self.k.sym_name(cur), self.k.sym_name(self.k.modules_sym));
+                            let (a, b) =
+                                (self.k.sym_name(cur), self.k.sym_name(self.k.modules_sym));
                             self.error_here(format!(
                                 "symbol '{a}' redefines option 'modules' already defined by symbol '{b}'"
                             ));
@@ -549,7 +587,10 @@ impl<'a, 'p> Parser<'a, 'p> {
             _ => String::new(),
         };
         let e = self.current_entry;
-        let name = self.k.menus[e.idx()].sym.map(|s| self.k.sym_name(s)).unwrap_or_else(|| "<choice>".into());
+        let name = self.k.menus[e.idx()]
+            .sym
+            .map(|s| self.k.sym_name(s))
+            .unwrap_or_else(|| "<choice>".into());
         let file = self.lx.file().to_string();
         let line = self.lx.cur_lineno;
         if self.k.menus[e.idx()].help.is_some() {
@@ -559,8 +600,15 @@ impl<'a, 'p> Parser<'a, 'p> {
                 format!("'{name}' defined with more than one help text -- only the last one will be used"),
             ));
         }
-        if text.trim_matches(|c: char| " \x0c\n\r\t\x0b".contains(c)).is_empty() {
-            self.k.diags.push(Diagnostic::warning(file, line, format!("'{name}' defined with blank help text")));
+        if text
+            .trim_matches(|c: char| " \x0c\n\r\t\x0b".contains(c))
+            .is_empty()
+        {
+            self.k.diags.push(Diagnostic::warning(
+                file,
+                line,
+                format!("'{name}' defined with blank help text"),
+            ));
         }
         self.k.menus[e.idx()].help = Some(text);
         Ok(())
@@ -595,7 +643,7 @@ impl<'a, 'p> Parser<'a, 'p> {
             if self.fatal.is_some() {
                 break;
             }
-            let t = self.peek().clone();
+            let t = self.peek().kind();
             let _ = match t {
                 Tok::Prompt => {
                     self.bump();
@@ -608,7 +656,9 @@ impl<'a, 'p> Parser<'a, 'p> {
                 Tok::Bool | Tok::Tristate if self.k.dialect == Dialect::V6_1 => {
                     self.bump();
                     let ty = tok_type(&t);
-                    self.prompt_stmt_opt().and_then(|_| self.expect_eol("type")).map(|_| self.menu_set_type(ty))
+                    self.prompt_stmt_opt()
+                        .and_then(|_| self.expect_eol("type"))
+                        .map(|_| self.menu_set_type(ty))
                 }
                 Tok::Optional if self.k.dialect == Dialect::V6_1 => {
                     self.bump();
@@ -642,8 +692,13 @@ impl<'a, 'p> Parser<'a, 'p> {
         let entry = self.current_entry;
         if self.k.dialect == Dialect::V6_12 && self.k.menus[entry.idx()].prompt.is_none() {
             self.nerrs += 1;
-            let (f, l) = (self.k.file_name(self.k.menus[entry.idx()].file).to_string(), self.k.menus[entry.idx()].line);
-            self.k.diags.push(Diagnostic::error(f, l, "choice must have a prompt"));
+            let (f, l) = (
+                self.k.file_name(self.k.menus[entry.idx()].file).to_string(),
+                self.k.menus[entry.idx()].line,
+            );
+            self.k
+                .diags
+                .push(Diagnostic::error(f, l, "choice must have a prompt"));
         }
         let start_file = self.lx.file().to_string();
         let _ = start_file;
@@ -651,7 +706,11 @@ impl<'a, 'p> Parser<'a, 'p> {
         let saved_choice = self.current_choice;
         self.current_choice = Some(entry);
         let end = self.stmt_list(true);
-        self.current_choice = if self.k.dialect == Dialect::V6_12 { None } else { saved_choice };
+        self.current_choice = if self.k.dialect == Dialect::V6_12 {
+            None
+        } else {
+            saved_choice
+        };
         self.end_block(end, "choice");
     }
 
@@ -661,7 +720,9 @@ impl<'a, 'p> Parser<'a, 'p> {
             Tok::EndChoice => "choice",
             Tok::EndIf => "if",
             _ => {
-                self.error_here(format!("syntax error, unexpected end of file (missing end{expected})"));
+                self.error_here(format!(
+                    "syntax error, unexpected end of file (missing end{expected})"
+                ));
                 return;
             }
         };
@@ -700,7 +761,9 @@ impl<'a, 'p> Parser<'a, 'p> {
 
     fn menu_stmt(&mut self) {
         self.bump();
-        let Ok(text) = self.expect_quote("menu") else { return };
+        let Ok(text) = self.expect_quote("menu") else {
+            return;
+        };
         if self.expect_eol("menu").is_err() {
             return;
         }
@@ -732,7 +795,9 @@ impl<'a, 'p> Parser<'a, 'p> {
 
     fn comment_stmt(&mut self) {
         self.bump();
-        let Ok(text) = self.expect_quote("comment") else { return };
+        let Ok(text) = self.expect_quote("comment") else {
+            return;
+        };
         if self.expect_eol("comment").is_err() {
             return;
         }
@@ -746,7 +811,9 @@ impl<'a, 'p> Parser<'a, 'p> {
 
     fn source_stmt(&mut self) {
         self.bump();
-        let Ok(name) = self.expect_quote("source") else { return };
+        let Ok(name) = self.expect_quote("source") else {
+            return;
+        };
         if *self.peek() != Tok::Eol {
             self.recover("source");
             return;
@@ -766,7 +833,8 @@ impl<'a, 'p> Parser<'a, 'p> {
             let mut d = Diagnostic::error(name.clone(), 0, "Recursive inclusion detected.");
             d.notes.push(format!("current file : {name}"));
             let line = self.lx.cur_lineno;
-            d.notes.push(format!("included from: {}:{}", self.lx.file(), line));
+            d.notes
+                .push(format!("included from: {}:{}", self.lx.file(), line));
             for (f, l) in self.lx.include_chain() {
                 d.notes.push(format!("included from: {f}:{l}"));
             }
@@ -786,15 +854,12 @@ impl<'a, 'p> Parser<'a, 'p> {
     }
 
     fn symbol(&mut self, what: &str) -> PResult<SymId> {
-        match self.peek().clone() {
-            Tok::Word(w) => {
-                self.bump();
-                Ok(self.k.lookup(&w, false))
-            }
-            Tok::WordQuote(w) => {
-                self.bump();
-                Ok(self.k.lookup(&w, true))
-            }
+        match self.peek() {
+            Tok::Word(_) | Tok::WordQuote(_) => match self.bump() {
+                Tok::Word(w) => Ok(self.k.lookup(&w, false)),
+                Tok::WordQuote(w) => Ok(self.k.lookup(&w, true)),
+                _ => Err(()),
+            },
             _ => {
                 self.recover(what);
                 Err(())
@@ -893,7 +958,9 @@ impl<'a, 'p> Parser<'a, 'p> {
 
     fn menu_set_type(&mut self, ty: SymType) {
         let e = self.current_entry;
-        let Some(s) = self.k.menus[e.idx()].sym else { return };
+        let Some(s) = self.k.menus[e.idx()].sym else {
+            return;
+        };
         let cur = self.k.sym(s).ty;
         if cur == ty {
             return;
@@ -907,7 +974,11 @@ impl<'a, 'p> Parser<'a, 'p> {
         let d = Diagnostic::warning(
             self.k.file_name(m.file).to_string(),
             m.line,
-            format!("ignoring type redefinition of '{name}' from '{}' to '{}'", cur.name(), ty.name()),
+            format!(
+                "ignoring type redefinition of '{name}' from '{}' to '{}'",
+                cur.name(),
+                ty.name()
+            ),
         );
         self.k.diags.push(d);
     }
@@ -924,12 +995,18 @@ impl<'a, 'p> Parser<'a, 'p> {
         let mut text = prompt;
         let (file, line) = (self.lx.file().to_string(), self.lx.cur_lineno);
         if text.starts_with(|c: char| c.is_ascii_whitespace()) {
-            self.k.diags.push(Diagnostic::warning(file.clone(), line, "leading whitespace ignored"));
+            self.k.diags.push(Diagnostic::warning(
+                file.clone(),
+                line,
+                "leading whitespace ignored",
+            ));
             text = text.trim_start_matches(|c: char| c.is_ascii_whitespace());
         }
         let entry = self.current_entry;
         if self.k.menus[entry.idx()].prompt.is_some() {
-            self.k.diags.push(Diagnostic::warning(file, line, "prompt redefined"));
+            self.k
+                .diags
+                .push(Diagnostic::warning(file, line, "prompt redefined"));
         }
         if ty == PropType::Prompt {
             let mut m = entry;
@@ -962,7 +1039,10 @@ pub(crate) fn new_prop(
     k.props.push(Property {
         ty,
         text: None,
-        visible: crate::ExprValue { expr: dep, tri: crate::Tri::N },
+        visible: crate::ExprValue {
+            expr: dep,
+            tri: crate::Tri::N,
+        },
         expr: e,
         choice_list: Vec::new(),
         menu,

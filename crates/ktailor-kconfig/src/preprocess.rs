@@ -13,7 +13,7 @@
 //! This module runs no process itself: `$(shell,...)` goes through the
 //! [`Shell`] trait, which the caller implements (and may cache).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Runs `$(shell,cmd)` commands for the preprocessor.
 pub trait Shell {
@@ -57,7 +57,11 @@ pub enum PpMessage {
     /// `$(info,text)`: printed on standard output by conf.
     Info(String),
     /// `$(warning-if,y,text)`: `file:line: text` on standard error.
-    Warning { file: String, line: u32, text: String },
+    Warning {
+        file: String,
+        line: u32,
+        text: String,
+    },
 }
 
 /// Preprocessor state: variables, the environment and the shell.
@@ -76,7 +80,7 @@ const FUNCTION_MAX_ARGS: usize = 16;
 impl<'a> Preprocessor<'a> {
     pub fn new(env: &'a dyn Fn(&str) -> Option<String>, shell: &'a mut dyn Shell) -> Self {
         Preprocessor {
-            vars: HashMap::new(),
+            vars: HashMap::default(),
             env,
             shell,
             env_used: Vec::new(),
@@ -392,7 +396,11 @@ mod tests {
     #[test]
     fn simple_variable_is_expanded_once() {
         check(
-            &[("a", "1", Flavor::Simple), ("b", "$(a)", Flavor::Simple), ("a", "2", Flavor::Simple)],
+            &[
+                ("a", "1", Flavor::Simple),
+                ("b", "$(a)", Flavor::Simple),
+                ("a", "2", Flavor::Simple),
+            ],
             "$(b)$(a)",
             "12",
         );
@@ -400,7 +408,11 @@ mod tests {
 
     #[test]
     fn append_keeps_flavor_and_adds_space() {
-        check(&[("x", "a", Flavor::Recursive), ("x", "b", Flavor::Append)], "$(x)", "a b");
+        check(
+            &[("x", "a", Flavor::Recursive), ("x", "b", Flavor::Append)],
+            "$(x)",
+            "a b",
+        );
     }
 
     #[test]
@@ -416,7 +428,10 @@ mod tests {
     #[test]
     fn nested_arguments_split_at_top_level_commas() {
         check(
-            &[("f", "<$(1)|$(2)>", Flavor::Recursive), ("g", "$(1)", Flavor::Recursive)],
+            &[
+                ("f", "<$(1)|$(2)>", Flavor::Recursive),
+                ("g", "$(1)", Flavor::Recursive),
+            ],
             "$(f,$(g,x,y),z)",
             "<x|z>",
         );
@@ -427,7 +442,8 @@ mod tests {
         let env = |_: &str| None;
         let mut sh = Echo;
         let mut pp = Preprocessor::new(&env, &mut sh);
-        pp.add_variable("x", "$(x)", Flavor::Recursive).expect("define");
+        pp.add_variable("x", "$(x)", Flavor::Recursive)
+            .expect("define");
         assert!(pp.expand_string("$(x)", &[]).is_err());
     }
 }

@@ -20,7 +20,9 @@ impl GlibcRand {
         for slot in state.iter_mut().take(31).skip(1) {
             let hi = word / 127_773;
             let lo = word % 127_773;
-            word = 16_807i32.wrapping_mul(lo).wrapping_sub(2_836i32.wrapping_mul(hi));
+            word = 16_807i32
+                .wrapping_mul(lo)
+                .wrapping_sub(2_836i32.wrapping_mul(hi));
             if word < 0 {
                 word = word.wrapping_add(2_147_483_647);
             }
@@ -62,6 +64,9 @@ mod tests {
         // published sequence.
         let mut g = GlibcRand::new(1);
         let got: Vec<i32> = (0..5).map(|_| g.next_i32()).collect();
-        assert_eq!(got, vec![1804289383, 846930886, 1681692777, 1714636915, 1957747793]);
+        assert_eq!(
+            got,
+            vec![1804289383, 846930886, 1681692777, 1714636915, 1957747793]
+        );
     }
 }

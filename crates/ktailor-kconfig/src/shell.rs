@@ -12,7 +12,7 @@
 //! e.g. a compiler's internal helpers replaced without the driver binary
 //! changing).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -59,66 +59,103 @@ impl Shell for SystemShell {
 /// shell itself and never meaningful to a build command.
 const VOLATILE_ENV: &[&str] = &["_", "OLDPWD"];
 
-/// A persistent cache in front of a [`SystemShell`].
+/// A persistent cache in front of a [`SystemShell`]. One cache file per
+/// context (working directory and environment), named after a hash of the
+/// context and holding the full context text, which is compared on load.
 pub struct CachedShell {
     pub inner: SystemShell,
     path: PathBuf,
+    context: String,
     entries: HashMap<String, Vec<u8>>,
-    env_key: String,
     path_dirs: Vec<PathBuf>,
+    word_ids: HashMap<String, String>,
     dirty: bool,
     pub hits: u32,
 }
 
 impl CachedShell {
-    /// Opens (or starts) the cache file at `path`.
-    pub fn open(inner: SystemShell, path: PathBuf) -> Self {
-        let entries = std::fs::read(&path).map(|d| decode(&d)).unwrap_or_default();
-        let mut env: Vec<&(String, String)> =
-            inner.env.iter().filter(|(k, _)| !VOLATILE_ENV.contains(&k.as_str())).collect();
+    /// Opens (or starts) the cache for this context in directory `dir`.
+    pub fn open(inner: SystemShell, dir: PathBuf) -> Self {
+        let mut env: Vec<&(String, String)> = inner
+            .env
+            .iter()
+            .filter(|(k, _)| !VOLATILE_ENV.contains(&k.as_str()))
+            .collect();
         env.sort();
-        let mut env_key = String::new();
+        let mut context = format!("cwd={}\0", inner.cwd.display());
         for (k, v) in env {
-            env_key.push_str(k);
-            env_key.push('=');
-            env_key.push_str(v);
-            env_key.push('\0');
+            context.push_str(k);
+            context.push('=');
+            context.push_str(v);
+            context.push('\0');
         }
+        let mut h = rustc_hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, context.as_bytes());
+        let path = dir.join(format!("shell-{:016x}", std::hash::Hasher::finish(&h)));
+        let entries = std::fs::read(&path)
+            .ok()
+            .and_then(|d| decode(&d, &context))
+            .unwrap_or_default();
         let path_dirs = inner
             .env
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.split(':').map(PathBuf::from).collect())
             .unwrap_or_default();
-        CachedShell { inner, path, entries, env_key, path_dirs, dirty: false, hits: 0 }
+        CachedShell {
+            inner,
+            path,
+            context,
+            entries,
+            path_dirs,
+            word_ids: HashMap::default(),
+            dirty: false,
+            hits: 0,
+        }
     }
 
-    fn identity(&self, cmd: &str) -> String {
+    fn word_identity(&mut self, w: &str) -> String {
+        if let Some(id) = self.word_ids.get(w) {
+            return id.clone();
+        }
+        let candidate: Option<PathBuf> = if w.contains('/') {
+            Some(self.inner.cwd.join(w))
+        } else if w
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
+            && !w.starts_with('-')
+        {
+            self.path_dirs
+                .iter()
+                .map(|d| d.join(w))
+                .find(|p| p.is_file())
+        } else {
+            None
+        };
         let mut id = String::new();
-        let words = cmd.split(|c: char| c.is_whitespace() || "|;&()<>'\"`=,".contains(c));
-        let mut seen = std::collections::HashSet::new();
+        if let Some(p) = candidate {
+            if let Ok(md) = std::fs::metadata(&p) {
+                let mtime = md
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                id = format!("{}:{}:{}\0", p.display(), md.len(), mtime);
+            }
+        }
+        self.word_ids.insert(w.to_string(), id.clone());
+        id
+    }
+
+    fn identity(&mut self, cmd: &str) -> String {
+        let mut id = String::new();
+        let words: Vec<&str> = cmd
+            .split(|c: char| c.is_whitespace() || "|;&()<>'\"`=,".contains(c))
+            .filter(|w| !w.is_empty())
+            .collect();
         for w in words {
-            if w.is_empty() || !seen.insert(w) {
-                continue;
-            }
-            let candidate: Option<PathBuf> = if w.contains('/') {
-                Some(self.inner.cwd.join(w))
-            } else if w.chars().all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c)) {
-                self.path_dirs.iter().map(|d| d.join(w)).find(|p| p.is_file())
-            } else {
-                None
-            };
-            if let Some(p) = candidate {
-                if let Ok(md) = std::fs::metadata(&p) {
-                    let mtime = md
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map(|d| d.as_nanos())
-                        .unwrap_or(0);
-                    id.push_str(&format!("{}:{}:{}\0", p.display(), md.len(), mtime));
-                }
-            }
+            id.push_str(&self.word_identity(w));
         }
         id
     }
@@ -128,7 +165,7 @@ impl CachedShell {
         if !self.dirty {
             return Ok(());
         }
-        let data = encode(&self.entries);
+        let data = encode(&self.entries, &self.context);
         crate::confdata::write_atomic(&self.path, &data, false)?;
         self.dirty = false;
         Ok(())
@@ -141,7 +178,7 @@ impl CachedShell {
 
 impl Shell for CachedShell {
     fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
-        let key = format!("{}\0{}\0{}\0{}", cmd, self.inner.cwd.display(), self.env_key, self.identity(cmd));
+        let key = format!("{}\0{}", cmd, self.identity(cmd));
         if let Some(v) = self.entries.get(&key) {
             self.hits += 1;
             return Ok(v.clone());
@@ -153,8 +190,10 @@ impl Shell for CachedShell {
     }
 }
 
-fn encode(m: &HashMap<String, Vec<u8>>) -> Vec<u8> {
-    let mut out = b"ktailor-shell-cache 1\n".to_vec();
+fn encode(m: &HashMap<String, Vec<u8>>, context: &str) -> Vec<u8> {
+    let mut out = b"ktailor-shell-cache 2\n".to_vec();
+    out.extend_from_slice(format!("{}\n", context.len()).as_bytes());
+    out.extend_from_slice(context.as_bytes());
     let mut keys: Vec<&String> = m.keys().collect();
     keys.sort();
     for k in keys {
@@ -166,15 +205,28 @@ fn encode(m: &HashMap<String, Vec<u8>>) -> Vec<u8> {
     out
 }
 
-fn decode(d: &[u8]) -> HashMap<String, Vec<u8>> {
-    let mut m = HashMap::new();
-    let header = b"ktailor-shell-cache 1\n";
-    let Some(mut rest) = d.strip_prefix(&header[..]) else { return m };
+/// Reads a cache file; `None` if it belongs to another context (a hash
+/// collision) or is not a cache file.
+fn decode(d: &[u8], context: &str) -> Option<HashMap<String, Vec<u8>>> {
+    let mut m = HashMap::default();
+    let header = b"ktailor-shell-cache 2\n";
+    let mut rest = d.strip_prefix(&header[..])?;
+    let nl = rest.iter().position(|&c| c == b'\n')?;
+    let cl: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    rest = &rest[nl + 1..];
+    if rest.len() < cl || &rest[..cl] != context.as_bytes() {
+        return None;
+    }
+    rest = &rest[cl..];
     while !rest.is_empty() {
-        let Some(nl) = rest.iter().position(|&c| c == b'\n') else { break };
+        let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
+            break;
+        };
         let hdr = String::from_utf8_lossy(&rest[..nl]).into_owned();
         let mut it = hdr.split(' ').map(|x| x.parse::<usize>());
-        let (Some(Ok(kl)), Some(Ok(vl))) = (it.next(), it.next()) else { break };
+        let (Some(Ok(kl)), Some(Ok(vl))) = (it.next(), it.next()) else {
+            break;
+        };
         rest = &rest[nl + 1..];
         if rest.len() < kl + vl {
             break;
@@ -183,7 +235,7 @@ fn decode(d: &[u8]) -> HashMap<String, Vec<u8>> {
         m.insert(k, rest[kl..kl + vl].to_vec());
         rest = &rest[kl + vl..];
     }
-    m
+    Some(m)
 }
 
 #[cfg(test)]
@@ -192,10 +244,11 @@ mod tests {
 
     #[test]
     fn cache_round_trips() {
-        let mut m = HashMap::new();
+        let mut m = HashMap::default();
         m.insert("a\0b".to_string(), b"out\n".to_vec());
         m.insert("c".to_string(), Vec::new());
-        assert_eq!(decode(&encode(&m)), m);
+        assert_eq!(decode(&encode(&m, "ctx"), "ctx"), Some(m.clone()));
+        assert_eq!(decode(&encode(&m, "ctx"), "other"), None);
     }
 
     #[test]
@@ -203,14 +256,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ktailor-shell-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let file = dir.join("cache");
-        let env1 = vec![("PATH".to_string(), "/usr/bin:/bin".to_string()), ("X".to_string(), "1".to_string())];
+        std::fs::create_dir_all(&file).expect("cache dir");
+        let env1 = vec![
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+            ("X".to_string(), "1".to_string()),
+        ];
         let mut a = CachedShell::open(SystemShell::new(dir.clone(), env1.clone()), file.clone());
         assert_eq!(a.run("echo $X").expect("run"), b"1\n");
         a.save().expect("save");
         let mut b = CachedShell::open(SystemShell::new(dir.clone(), env1), file.clone());
         assert_eq!(b.run("echo $X").expect("run"), b"1\n");
         assert_eq!((b.hits, b.inner.runs), (1, 0));
-        let env2 = vec![("PATH".to_string(), "/usr/bin:/bin".to_string()), ("X".to_string(), "2".to_string())];
+        let env2 = vec![
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+            ("X".to_string(), "2".to_string()),
+        ];
         let mut c = CachedShell::open(SystemShell::new(dir.clone(), env2), file);
         assert_eq!(c.run("echo $X").expect("run"), b"2\n");
         assert_eq!((c.hits, c.inner.runs), (0, 1));

@@ -27,7 +27,10 @@
 use std::rc::Rc;
 
 use crate::expr::Expr;
-use crate::{flags, CmpOp, Dialect, ExprId, Kconfig, MenuId, PropId, PropType, SymId, SymType, Tri, S_DEF_USER};
+use crate::{
+    flags, CmpOp, Dialect, ExprId, Kconfig, MenuId, PropId, PropType, SymId, SymType, Tri,
+    S_DEF_USER,
+};
 
 impl Kconfig {
     /// `sym_get_type`: tristate reads as bool while modules are off.
@@ -196,14 +199,19 @@ impl Kconfig {
             // 6.1: tristate choice values with visibility m are hidden when
             // their choice is y.
             if let Some(c) = choice_sym {
-                if self.syms[s.idx()].ty == SymType::Tristate && t == Tri::M && self.syms[c.idx()].curr_tri == Tri::Y {
+                if self.syms[s.idx()].ty == SymType::Tristate
+                    && t == Tri::M
+                    && self.syms[c.idx()].curr_tri == Tri::Y
+                {
                     t = Tri::N;
                 }
             }
             self.props[p.idx()].visible.tri = t;
             tri = tri.or(t);
         }
-        if tri == Tri::M && (self.syms[s.idx()].ty != SymType::Tristate || self.modules_val == Tri::N) {
+        if tri == Tri::M
+            && (self.syms[s.idx()].ty != SymType::Tristate || self.modules_val == Tri::N)
+        {
             tri = Tri::Y;
         }
         self.syms[s.idx()].visible = tri;
@@ -213,13 +221,25 @@ impl Kconfig {
         let is_bool = self.sym_get_type(s) == SymType::Bool;
         let lift = |t: Tri| if t == Tri::M && is_bool { Tri::Y } else { t };
         let d = self.syms[s.idx()].dir_dep.expr;
-        let t = if d.is_some() { self.expr_calc_value(d) } else { Tri::Y };
+        let t = if d.is_some() {
+            self.expr_calc_value(d)
+        } else {
+            Tri::Y
+        };
         self.syms[s.idx()].dir_dep.tri = lift(t);
         let r = self.syms[s.idx()].rev_dep.expr;
-        let t = if r.is_some() { self.expr_calc_value(r) } else { Tri::N };
+        let t = if r.is_some() {
+            self.expr_calc_value(r)
+        } else {
+            Tri::N
+        };
         self.syms[s.idx()].rev_dep.tri = lift(t);
         let im = self.syms[s.idx()].implied.expr;
-        let t = if im.is_some() { self.expr_calc_value(im) } else { Tri::N };
+        let t = if im.is_some() {
+            self.expr_calc_value(im)
+        } else {
+            Tri::N
+        };
         self.syms[s.idx()].implied.tri = lift(t);
     }
 
@@ -227,7 +247,10 @@ impl Kconfig {
     /// through its first prompted menu entry's ancestors.
     pub fn sym_get_choice_menu(&self, s: SymId) -> Option<MenuId> {
         let sym = &self.syms[s.idx()];
-        let mut menu = *sym.menus.iter().find(|m| self.menus[m.idx()].prompt.is_some())?;
+        let mut menu = *sym
+            .menus
+            .iter()
+            .find(|m| self.menus[m.idx()].prompt.is_some())?;
         loop {
             menu = self.menus[menu.idx()].parent?;
             if self.menus[menu.idx()].sym.is_some() {
@@ -300,7 +323,9 @@ impl Kconfig {
         let subs = self.sub_entries(choice);
         if res.is_none() {
             for &m in &subs {
-                let Some(s) = self.menus[m.idx()].sym else { continue };
+                let Some(s) = self.menus[m.idx()].sym else {
+                    continue;
+                };
                 let sym = &self.syms[s.idx()];
                 if sym.visible == Tri::N || sym.has_value() {
                     continue;
@@ -319,7 +344,9 @@ impl Kconfig {
             }
         }
         for &m in &subs {
-            let Some(s) = self.menus[m.idx()].sym else { continue };
+            let Some(s) = self.menus[m.idx()].sym else {
+                continue;
+            };
             if self.syms[s.idx()].visible == Tri::N {
                 continue;
             }
@@ -351,7 +378,9 @@ impl Kconfig {
                 }
             }
         }
-        self.choice_list(cs).into_iter().find(|&s| self.syms[s.idx()].visible != Tri::N)
+        self.choice_list(cs)
+            .into_iter()
+            .find(|&s| self.syms[s.idx()].visible != Tri::N)
     }
 
     /// 6.1 `sym_calc_choice`.
@@ -379,12 +408,21 @@ impl Kconfig {
     fn sym_warn_unmet_dep(&mut self, s: SymId) {
         self.sym_warnings += 1;
         let sym = &self.syms[s.idx()];
-        let mut msg = format!("unmet direct dependencies detected for {}", self.sym_name(s));
-        msg.push_str(&format!("\n  Depends on [{}]: ", if sym.dir_dep.tri == Tri::M { 'm' } else { 'n' }));
+        let mut msg = format!(
+            "unmet direct dependencies detected for {}",
+            self.sym_name(s)
+        );
+        msg.push_str(&format!(
+            "\n  Depends on [{}]: ",
+            if sym.dir_dep.tri == Tri::M { 'm' } else { 'n' }
+        ));
         let dd = sym.dir_dep.expr;
         let rd = sym.rev_dep.expr;
         msg.push_str(&self.expr_to_string_with_values(dd));
-        for (want, title) in [(Tri::Y, "  Selected by [y]:"), (Tri::M, "  Selected by [m]:")] {
+        for (want, title) in [
+            (Tri::Y, "  Selected by [y]:"),
+            (Tri::M, "  Selected by [m]:"),
+        ] {
             let mut lines = Vec::new();
             self.revdep_lines(rd, want, &mut lines);
             if !lines.is_empty() {
@@ -462,7 +500,10 @@ impl Kconfig {
         if self.syms[s.idx()].flags & flags::VALID != 0 {
             return;
         }
-        if self.dialect == Dialect::V6_1 && self.is_choice_value(s) && self.syms[s.idx()].flags & flags::NEED_SET_CHOICE_VALUES != 0 {
+        if self.dialect == Dialect::V6_1
+            && self.is_choice_value(s)
+            && self.syms[s.idx()].flags & flags::NEED_SET_CHOICE_VALUES != 0
+        {
             self.syms[s.idx()].flags &= !flags::NEED_SET_CHOICE_VALUES;
             if let Some(c) = self.choice_of(s) {
                 self.sym_calc_value(c);
@@ -509,7 +550,10 @@ impl Kconfig {
                 if let Some(cm) = choice_menu {
                     self.sym_calc_choice_612(cm);
                     new_tri = self.syms[s.idx()].curr_tri;
-                } else if self.dialect == Dialect::V6_1 && self.is_choice_value(s) && self.syms[s.idx()].visible == Tri::Y {
+                } else if self.dialect == Dialect::V6_1
+                    && self.is_choice_value(s)
+                    && self.syms[s.idx()].visible == Tri::Y
+                {
                     let c = self.choice_of(s);
                     let sel = c.and_then(|c| self.syms[c.idx()].curr_choice);
                     new_tri = if sel == Some(s) { Tri::Y } else { Tri::N };
@@ -633,8 +677,12 @@ impl Kconfig {
             SymType::Hex => 16,
             _ => return,
         };
-        let Some(p) = self.sym_get_range_prop(s) else { return };
-        let Some(Expr::Range(lo, hi)) = self.props[p.idx()].expr.map(|e| self.exprs.get(e)) else { return };
+        let Some(p) = self.sym_get_range_prop(s) else {
+            return;
+        };
+        let Some(Expr::Range(lo, hi)) = self.props[p.idx()].expr.map(|e| self.exprs.get(e)) else {
+            return;
+        };
         let val = strtoll(&self.syms[s.idx()].curr_val, base).0;
         let v2 = self.range_val(lo, base);
         let mut rs = lo;
@@ -714,7 +762,9 @@ impl Kconfig {
     pub fn choice_set_value(&mut self, choice: MenuId, sym: SymId) {
         let mut changed = false;
         for m in self.sub_entries(choice) {
-            let Some(s) = self.menus[m.idx()].sym else { continue };
+            let Some(s) = self.menus[m.idx()].sym else {
+                continue;
+            };
             if self.syms[s.idx()].visible == Tri::N {
                 continue;
             }
@@ -749,8 +799,11 @@ impl Kconfig {
                 if !string_valid(ty, v) {
                     return false;
                 }
-                let Some(p) = self.sym_get_range_prop(s) else { return true };
-                let Some(Expr::Range(lo, hi)) = self.props[p.idx()].expr.map(|e| self.exprs.get(e)) else {
+                let Some(p) = self.sym_get_range_prop(s) else {
+                    return true;
+                };
+                let Some(Expr::Range(lo, hi)) = self.props[p.idx()].expr.map(|e| self.exprs.get(e))
+                else {
                     return true;
                 };
                 let base = if ty == SymType::Int { 10 } else { 16 };
@@ -858,7 +911,12 @@ pub fn strtoll(s: &str, base: u32) -> (i64, usize) {
         i += 1;
     }
     let mut base = base;
-    if (base == 16 || base == 0) && i + 1 < b.len() && b[i] == b'0' && (b[i + 1] | 0x20) == b'x' && b.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
+    if (base == 16 || base == 0)
+        && i + 1 < b.len()
+        && b[i] == b'0'
+        && (b[i + 1] | 0x20) == b'x'
+        && b.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit())
+    {
         i += 2;
         base = 16;
     } else if base == 0 {
@@ -922,7 +980,9 @@ pub fn string_valid(ty: SymType, v: &str) -> bool {
             let Some(&c) = b.get(i) else { return false };
             c.is_ascii_hexdigit() && b[i..].iter().all(|c| c.is_ascii_hexdigit())
         }
-        SymType::Bool | SymType::Tristate => matches!(b.first(), Some(b'y' | b'Y' | b'm' | b'M' | b'n' | b'N')),
+        SymType::Bool | SymType::Tristate => {
+            matches!(b.first(), Some(b'y' | b'Y' | b'm' | b'M' | b'n' | b'N'))
+        }
         SymType::Unknown => false,
     }
 }
@@ -952,10 +1012,18 @@ fn parse_kind(s: &str, ty: SymType) -> Kind {
         SymType::Hex => (16, true),
         _ => (0, false),
     };
-    let (v, used) = if unsigned { strtoull(s) } else { strtoll(s, base) };
+    let (v, used) = if unsigned {
+        strtoull(s)
+    } else {
+        strtoll(s, base)
+    };
     let b = s.as_bytes();
     // !errno && !*tail && tail > str && isxdigit(tail[-1])
-    if used == 0 || used != b.len() || !b[used - 1].is_ascii_hexdigit() || overflowed(s, base, unsigned) {
+    if used == 0
+        || used != b.len()
+        || !b[used - 1].is_ascii_hexdigit()
+        || overflowed(s, base, unsigned)
+    {
         return Kind::Str;
     }
     if unsigned {
@@ -993,7 +1061,12 @@ fn overflowed(s: &str, base: u32, unsigned: bool) -> bool {
         None => (false, t.strip_prefix('+').unwrap_or(t)),
     };
     let (radix, digits) = if base == 16 || unsigned {
-        (16, t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t))
+        (
+            16,
+            t.strip_prefix("0x")
+                .or_else(|| t.strip_prefix("0X"))
+                .unwrap_or(t),
+        )
     } else if base == 0 {
         if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             (16, h)
@@ -1053,8 +1126,14 @@ mod tests {
     #[test]
     fn comparisons_follow_the_symbol_types() {
         assert_eq!(compare_values("10", SymType::Int, "9", SymType::Unknown), 1);
-        assert_eq!(compare_values("0x10", SymType::Hex, "16", SymType::Unknown), 0);
-        assert_eq!(compare_values("abc", SymType::String, "abd", SymType::String), -1);
+        assert_eq!(
+            compare_values("0x10", SymType::Hex, "16", SymType::Unknown),
+            0
+        );
+        assert_eq!(
+            compare_values("abc", SymType::String, "abd", SymType::String),
+            -1
+        );
         assert_eq!(compare_values("y", SymType::Bool, "m", SymType::Unknown), 1);
     }
 

@@ -24,9 +24,16 @@ fn sh(cmd: &str, env: &[(String, String)]) -> String {
     s.replace('\n', " ")
 }
 
-pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec<(String, String)>) -> Result<Tree, String> {
+pub fn derive(
+    o: &TreeOpts,
+    srctree: PathBuf,
+    objtree: PathBuf,
+    process_env: Vec<(String, String)>,
+) -> Result<Tree, String> {
     let mut env: Vec<(String, String)> = process_env.clone();
-    let get = |env: &Vec<(String, String)>, k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let get = |env: &Vec<(String, String)>, k: &str| {
+        env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
     let set = |env: &mut Vec<(String, String)>, k: &str, v: String| {
         env.retain(|(n, _)| n != k);
         env.push((k.to_string(), v));
@@ -35,13 +42,20 @@ pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec
     let mut version = None;
     if let Some(mf) = &makefile {
         let var = |name: &str| {
-            mf.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|r| r.trim_start().strip_prefix('=')).map(|v| v.trim().to_string()))
+            mf.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.trim_start().strip_prefix('='))
+                    .map(|v| v.trim().to_string())
+            })
         };
         if let (Some(v), Some(p)) = (var("VERSION"), var("PATCHLEVEL")) {
             let s = var("SUBLEVEL").unwrap_or_default();
             let e = var("EXTRAVERSION").unwrap_or_default();
-            version = Some((v.parse::<u32>().unwrap_or(0), p.parse::<u32>().unwrap_or(0), format!("{v}.{p}.{s}{e}")));
+            version = Some((
+                v.parse::<u32>().unwrap_or(0),
+                p.parse::<u32>().unwrap_or(0),
+                format!("{v}.{p}.{s}{e}"),
+            ));
         }
     }
     let dialect = match (&o.kconfig_dialect, &version) {
@@ -68,7 +82,11 @@ pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec
             u if u.starts_with("arm") => "arm".to_string(),
             u => u.to_string(),
         };
-        let arch = o.arch.clone().or_else(|| get(&env, "ARCH")).unwrap_or(subarch.clone());
+        let arch = o
+            .arch
+            .clone()
+            .or_else(|| get(&env, "ARCH"))
+            .unwrap_or(subarch.clone());
         let sa = match arch.as_str() {
             "i386" | "x86_64" => "x86",
             "sparc32" | "sparc64" => "sparc",
@@ -77,24 +95,46 @@ pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec
         }
         .to_string();
         if !srctree.join("arch").join(&sa).join("Kconfig").is_file() {
-            return Err(format!("ARCH={arch}: no arch/{sa}/Kconfig in {}", srctree.display()));
+            return Err(format!(
+                "ARCH={arch}: no arch/{sa}/Kconfig in {}",
+                srctree.display()
+            ));
         }
         set(&mut env, "ARCH", arch.clone());
         set(&mut env, "SRCARCH", sa.clone());
         set(&mut env, "SUBARCH", subarch.clone());
         let cross = get(&env, "CROSS_COMPILE").unwrap_or_default();
-        for (k, v) in [("CC", "gcc"), ("LD", "ld"), ("AR", "ar"), ("NM", "nm"), ("OBJCOPY", "objcopy"), ("OBJDUMP", "objdump"), ("READELF", "readelf"), ("STRIP", "strip")] {
+        for (k, v) in [
+            ("CC", "gcc"),
+            ("LD", "ld"),
+            ("AR", "ar"),
+            ("NM", "nm"),
+            ("OBJCOPY", "objcopy"),
+            ("OBJDUMP", "objdump"),
+            ("READELF", "readelf"),
+            ("STRIP", "strip"),
+        ] {
             if get(&process_env, k).is_none() {
                 set(&mut env, k, format!("{cross}{v}"));
             }
         }
-        for (k, v) in [("HOSTCC", "gcc"), ("HOSTCXX", "g++"), ("RUSTC", "rustc"), ("BINDGEN", "bindgen"), ("PAHOLE", "pahole")] {
+        for (k, v) in [
+            ("HOSTCC", "gcc"),
+            ("HOSTCXX", "g++"),
+            ("RUSTC", "rustc"),
+            ("BINDGEN", "bindgen"),
+            ("PAHOLE", "pahole"),
+        ] {
             if get(&process_env, k).is_none() {
                 set(&mut env, k, v.to_string());
             }
         }
         let cc = get(&env, "CC").unwrap_or_default();
-        let t = sh(&format!("LC_ALL=C {cc} --version 2>/dev/null | head -n 1"), &env).replace('#', "");
+        let t = sh(
+            &format!("LC_ALL=C {cc} --version 2>/dev/null | head -n 1"),
+            &env,
+        )
+        .replace('#', "");
         set(&mut env, "CC_VERSION_TEXT", t);
         if dialect == Dialect::V6_12 {
             let r = get(&env, "RUSTC").unwrap_or_default();
@@ -108,10 +148,16 @@ pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec
             "x86" if arch == "x86" => "x86_64_defconfig".to_string(),
             "x86" => format!("{arch}_defconfig"),
             _ => {
-                let amf = std::fs::read_to_string(srctree.join("arch").join(&sa).join("Makefile")).unwrap_or_default();
+                let amf = std::fs::read_to_string(srctree.join("arch").join(&sa).join("Makefile"))
+                    .unwrap_or_default();
                 amf.lines()
                     .filter_map(|l| l.trim_start().strip_prefix("KBUILD_DEFCONFIG"))
-                    .filter_map(|r| r.trim_start().trim_start_matches(':').strip_prefix('=').map(|v| v.trim().to_string()))
+                    .filter_map(|r| {
+                        r.trim_start()
+                            .trim_start_matches(':')
+                            .strip_prefix('=')
+                            .map(|v| v.trim().to_string())
+                    })
                     .next()
                     .unwrap_or_else(|| "defconfig".into())
             }
@@ -122,13 +168,19 @@ pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec
         srcarch = Some(sa);
     }
     let config = match &o.config {
-        Some(c) => std::env::current_dir().map(|d| d.join(c)).unwrap_or(c.clone()),
+        Some(c) => std::env::current_dir()
+            .map(|d| d.join(c))
+            .unwrap_or(c.clone()),
         None => match get(&process_env, "KCONFIG_CONFIG") {
             Some(c) => objtree.join(c),
             None => objtree.join(".config"),
         },
     };
-    set(&mut env, "KCONFIG_CONFIG", config.to_string_lossy().into_owned());
+    set(
+        &mut env,
+        "KCONFIG_CONFIG",
+        config.to_string_lossy().into_owned(),
+    );
     let kconfig = o
         .kconfig
         .as_ref()
@@ -136,5 +188,13 @@ pub fn derive(o: &TreeOpts, srctree: PathBuf, objtree: PathBuf, process_env: Vec
         .or_else(|| get(&process_env, "KBUILD_KCONFIG"))
         .unwrap_or_else(|| "Kconfig".into());
     env.sort();
-    Ok(Tree { srctree, objtree, config, kconfig, env, dialect, srcarch })
+    Ok(Tree {
+        srctree,
+        objtree,
+        config,
+        kconfig,
+        env,
+        dialect,
+        srcarch,
+    })
 }

@@ -37,7 +37,10 @@ pub struct Tree {
 
 impl Tree {
     pub fn getenv(&self, name: &str) -> Option<String> {
-        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -48,9 +51,15 @@ fn error(msg: impl std::fmt::Display) -> u8 {
 
 fn print_diags(k_diags: &[Diagnostic], srctree: &Path) {
     let source = |file: &str, line: u32| -> Option<String> {
-        let p = if Path::new(file).is_absolute() { PathBuf::from(file) } else { srctree.join(file) };
+        let p = if Path::new(file).is_absolute() {
+            PathBuf::from(file)
+        } else {
+            srctree.join(file)
+        };
         let text = std::fs::read_to_string(p).ok()?;
-        text.lines().nth(line.checked_sub(1)? as usize).map(|s| s.to_string())
+        text.lines()
+            .nth(line.checked_sub(1)? as usize)
+            .map(|s| s.to_string())
     };
     for d in k_diags {
         if d.notes.first().map(|n| n == "(info)").unwrap_or(false) {
@@ -65,7 +74,10 @@ fn print_diags(k_diags: &[Diagnostic], srctree: &Path) {
 pub fn load(tree: &Tree, no_cache: bool) -> Result<Kconfig, Vec<Diagnostic>> {
     let sys = SystemShell::new(tree.objtree.clone(), tree.env.clone());
     let env_lookup = |n: &str| tree.getenv(n);
-    let mut loader = FsLoader { cwd: tree.objtree.clone(), srctree: tree.getenv("srctree") };
+    let mut loader = FsLoader {
+        cwd: tree.objtree.clone(),
+        srctree: tree.getenv("srctree"),
+    };
     let result;
     if no_cache {
         let mut sh = sys;
@@ -77,7 +89,7 @@ pub fn load(tree: &Tree, no_cache: bool) -> Result<Kconfig, Vec<Diagnostic>> {
             shell: &mut sh,
         });
     } else {
-        let cache = cache_dir().join("shell-cache");
+        let cache = cache_dir();
         let mut sh = CachedShell::open(sys, cache);
         result = parse(ParseInput {
             dialect: tree.dialect,
@@ -87,7 +99,10 @@ pub fn load(tree: &Tree, no_cache: bool) -> Result<Kconfig, Vec<Diagnostic>> {
             shell: &mut sh,
         });
         if let Err(e) = sh.save() {
-            eprintln!("warning: cannot save the $(shell) cache {}: {e}", sh.path().display());
+            eprintln!(
+                "warning: cannot save the $(shell) cache {}: {e}",
+                sh.path().display()
+            );
         }
     }
     result.map_err(|e| e.diags)
@@ -140,7 +155,9 @@ pub fn run(a: KconfigArgs) -> u8 {
             Some(f) => Some(f.to_string_lossy().into_owned()),
             None => match default_defconfig(&tree) {
                 Some(f) => Some(f),
-                None => return error("this tree has no default defconfig; give one: ktailor kconfig defconfig FILE"),
+                None => return error(
+                    "this tree has no default defconfig; give one: ktailor kconfig defconfig FILE",
+                ),
             },
         },
         (Mode::Defconfig, t) => {
@@ -154,7 +171,13 @@ pub fn run(a: KconfigArgs) -> u8 {
 
 /// Runs one conf mode and writes its results. `extra_env` overrides
 /// variables of the tree's environment (e.g. KCONFIG_ALLCONFIG).
-fn run_mode(a: &KconfigArgs, tree: &Tree, mode: Mode, defconfig_file: Option<String>, extra_env: &[(&str, &str)]) -> u8 {
+fn run_mode(
+    a: &KconfigArgs,
+    tree: &Tree,
+    mode: Mode,
+    defconfig_file: Option<String>,
+    extra_env: &[(&str, &str)],
+) -> u8 {
     let mut k = match load(tree, a.tree.no_cache) {
         Ok(k) => k,
         Err(diags) => {
@@ -192,8 +215,18 @@ fn run_mode(a: &KconfigArgs, tree: &Tree, mode: Mode, defconfig_file: Option<Str
         None
     };
     let is_save = mode == Mode::SaveDefconfig;
-    let writes_config = !matches!(mode, Mode::SaveDefconfig | Mode::ListNewconfig | Mode::HelpNewconfig);
-    let res = k.run(RunInput { mode, open: &mut open, config_name, defconfig_file, env: &env, data: data.clone() });
+    let writes_config = !matches!(
+        mode,
+        Mode::SaveDefconfig | Mode::ListNewconfig | Mode::HelpNewconfig
+    );
+    let res = k.run(RunInput {
+        mode,
+        open: &mut open,
+        config_name,
+        defconfig_file,
+        env: &env,
+        data: data.clone(),
+    });
     print_diags(&std::mem::take(&mut k.diags), &tree.srctree);
     let out = match res {
         Ok(o) => o,
@@ -202,7 +235,10 @@ fn run_mode(a: &KconfigArgs, tree: &Tree, mode: Mode, defconfig_file: Option<Str
     use std::io::Write as _;
     let _ = std::io::stdout().write_all(&out.stdout);
     if is_save {
-        let dest = a.output.clone().unwrap_or_else(|| tree.objtree.join("defconfig"));
+        let dest = a
+            .output
+            .clone()
+            .unwrap_or_else(|| tree.objtree.join("defconfig"));
         if let Some(d) = out.defconfig {
             if let Err(e) = std::fs::write(&dest, d) {
                 return error(format!("cannot write {}: {e}", dest.display()));
@@ -219,10 +255,15 @@ fn run_mode(a: &KconfigArgs, tree: &Tree, mode: Mode, defconfig_file: Option<Str
                 return error(format!("cannot write {}: {e}", tree.config.display()));
             }
             let names = AutoconfNames {
-                autoconfig: env("KCONFIG_AUTOCONFIG").unwrap_or_else(|| "include/config/auto.conf".into()),
-                autoheader: env("KCONFIG_AUTOHEADER").unwrap_or_else(|| "include/generated/autoconf.h".into()),
+                autoconfig: env("KCONFIG_AUTOCONFIG")
+                    .unwrap_or_else(|| "include/config/auto.conf".into()),
+                autoheader: env("KCONFIG_AUTOHEADER")
+                    .unwrap_or_else(|| "include/generated/autoconf.h".into()),
                 rustccfg: match tree.dialect {
-                    Dialect::V6_12 => Some(env("KCONFIG_RUSTCCFG").unwrap_or_else(|| "include/generated/rustc_cfg".into())),
+                    Dialect::V6_12 => Some(
+                        env("KCONFIG_RUSTCCFG")
+                            .unwrap_or_else(|| "include/generated/rustc_cfg".into()),
+                    ),
                     Dialect::V6_1 => None,
                 },
             };
@@ -239,7 +280,13 @@ fn run_mode(a: &KconfigArgs, tree: &Tree, mode: Mode, defconfig_file: Option<Str
 /// `make tinyconfig`: allnoconfig seeded with kernel/configs/tiny-base.config,
 /// then the tiny.config fragment.
 fn tinyconfig(a: &KconfigArgs, tree: &Tree) -> u8 {
-    let code = run_mode(a, tree, Mode::AllNoconfig, None, &[("KCONFIG_ALLCONFIG", "kernel/configs/tiny-base.config")]);
+    let code = run_mode(
+        a,
+        tree,
+        Mode::AllNoconfig,
+        None,
+        &[("KCONFIG_ALLCONFIG", "kernel/configs/tiny-base.config")],
+    );
     if code != EXIT_OK {
         return code;
     }
@@ -258,7 +305,9 @@ fn fragment_target(a: &KconfigArgs, tree: &Tree, name: &str) -> u8 {
         }
     }
     if frags.is_empty() {
-        return error(format!("{name} fragment does not exists on this architecture"));
+        return error(format!(
+            "{name} fragment does not exists on this architecture"
+        ));
     }
     let prefix = tree.getenv("CONFIG_").unwrap_or_else(|| "CONFIG_".into());
     let base = std::fs::read(&tree.config).unwrap_or_default();
@@ -282,7 +331,7 @@ fn merge_fragment(base: &str, frag: &str, prefix: &str) -> String {
     let sym_of = |l: &str| -> Option<String> {
         let l2 = l.strip_prefix("# ").unwrap_or(l);
         let rest = l2.strip_prefix(prefix)?;
-        let end = rest.find(|c: char| c == '=' || c == ' ').unwrap_or(rest.len());
+        let end = rest.find(['=', ' ']).unwrap_or(rest.len());
         Some(rest[..end].to_string())
     };
     let mut out: Vec<String> = base.lines().map(|s| s.to_string()).collect();
@@ -291,7 +340,9 @@ fn merge_fragment(base: &str, frag: &str, prefix: &str) -> String {
         if !(l.starts_with(prefix) || l.starts_with("# ") && l.ends_with(" is not set")) {
             continue;
         }
-        out.retain(|x| sym_of(x).as_deref() != Some(&s) || !(x.starts_with(prefix) || x.starts_with("# ")));
+        out.retain(|x| {
+            sym_of(x).as_deref() != Some(&s) || !(x.starts_with(prefix) || x.starts_with("# "))
+        });
         out.push(l.to_string());
     }
     let mut s = out.join("\n");
@@ -301,7 +352,9 @@ fn merge_fragment(base: &str, frag: &str, prefix: &str) -> String {
 
 fn default_defconfig(tree: &Tree) -> Option<String> {
     let arch = tree.srcarch.clone()?;
-    let name = tree.getenv("KBUILD_DEFCONFIG").unwrap_or_else(|| "defconfig".into());
+    let name = tree
+        .getenv("KBUILD_DEFCONFIG")
+        .unwrap_or_else(|| "defconfig".into());
     Some(format!("arch/{arch}/configs/{name}"))
 }
 

@@ -14,7 +14,11 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "ktailor", version, about = "Declarative, provably right Linux kernel configuration")]
+#[command(
+    name = "ktailor",
+    version,
+    about = "Declarative, provably right Linux kernel configuration"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -25,7 +29,12 @@ struct Cli {
 #[derive(Args, Clone, Debug)]
 pub struct TreeOpts {
     /// The source tree (default: the current directory).
-    #[arg(short = 'C', long = "srctree", value_name = "SRCTREE", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "srctree",
+        value_name = "SRCTREE",
+        default_value = "."
+    )]
     pub srctree: std::path::PathBuf,
     /// The architecture, as make's ARCH= (default: ARCH from the
     /// environment, else the host's).
@@ -60,9 +69,11 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Kconfig evaluation recurses along dependency chains; give it room.
-    let child = std::thread::Builder::new().stack_size(512 << 20).spawn(move || match cli.cmd {
-        Cmd::Kconfig(a) => kconfig_cmd::run(a),
-    });
+    let child = std::thread::Builder::new()
+        .stack_size(512 << 20)
+        .spawn(move || match cli.cmd {
+            Cmd::Kconfig(a) => kconfig_cmd::run(a),
+        });
     let code = match child.map(|h| h.join()) {
         Ok(Ok(c)) => c,
         _ => {
