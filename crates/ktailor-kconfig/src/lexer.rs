@@ -162,8 +162,24 @@ fn keyword(w: &[u8], with_optional: bool) -> Option<Tok> {
     })
 }
 
+/// Bytes of an unquoted word (`[A-Za-z0-9_-]`), and `$`, as a table.
+const WORD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' {
+            t[i] = 1;
+        } else if c == b'$' {
+            t[i] = 2;
+        }
+        i += 1;
+    }
+    t
+};
+
 fn is_n(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+    WORD[c as usize] == 1
 }
 
 /// A lexer diagnostic: a warning or a fatal error at file:line.
@@ -371,11 +387,12 @@ impl Lexer {
             }
             if is_n(c) || c == b'$' {
                 let mut e = p;
-                let mut dollar = false;
-                while e < data.len() && (is_n(data[e]) || data[e] == b'$') {
-                    dollar |= data[e] == b'$';
+                let mut class = 0u8;
+                while e < data.len() && WORD[data[e] as usize] != 0 {
+                    class |= WORD[data[e] as usize];
                     e += 1;
                 }
+                let dollar = class & 2 != 0;
                 if !dollar {
                     let w = &data[p..e];
                     buf.pos = e;

@@ -267,13 +267,13 @@ fn run_mode(
                     Dialect::V6_1 => None,
                 },
             };
-            if std::env::var_os("KTAILOR_NO_AUTOCONF").is_none() {
-                if let Err(e) = k.conf_write_autoconf(&tree.objtree, &names, false, &data) {
-                    return error(format!("cannot write the auto.conf files: {e}"));
-                }
+            if let Err(e) = k.conf_write_autoconf(&tree.objtree, &names, false, &data) {
+                return error(format!("cannot write the auto.conf files: {e}"));
             }
         }
     }
+    // The process ends here: freeing the whole tree would only cost time.
+    std::mem::forget(k);
     EXIT_OK
 }
 

@@ -1,0 +1,212 @@
+//! Integration tests of the `ktailor` command line on small Kconfig trees.
+//! Each test gets its own temporary directory; on failure the command, its
+//! exit status, stdout and stderr are printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(name: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!("ktailor-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Tmp(d)
+    }
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.0.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).expect("dir");
+        }
+        std::fs::write(p, text).expect("write");
+    }
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.0.join(rel)).unwrap_or_default()
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn ktailor(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ktailor"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("KTAILOR_CACHE_DIR", dir.join(".cache"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().expect("run ktailor");
+    let out = Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ ktailor {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    out
+}
+
+const SIMPLE: &str = r#"mainmenu "Test"
+config MODULES
+	bool "modules"
+	modules
+config A
+	tristate "a"
+	default m
+config B
+	bool "b"
+	depends on A
+	default y
+"#;
+
+#[test]
+fn olddefconfig_writes_config_and_keeps_old_only_on_change() {
+    let t = Tmp::new("old");
+    t.write("Kconfig", SIMPLE);
+    t.write(".config", "CONFIG_MODULES=y\n# CONFIG_A is not set\n");
+    let o = ktailor(t.path(), &["kconfig", "olddefconfig", "-C", "."], &[]);
+    assert_eq!(o.code, 0);
+    assert_eq!(
+        t.read(".config"),
+        "#\n# Automatically generated file; DO NOT EDIT.\n# Test\n#\nCONFIG_MODULES=y\n# CONFIG_A is not set\n"
+    );
+    assert_eq!(
+        t.read(".config.old"),
+        "CONFIG_MODULES=y\n# CONFIG_A is not set\n"
+    );
+    // Unchanged: the previous .config.old stays as it was.
+    std::fs::write(t.path().join(".config.old"), "marker\n").expect("write");
+    let o = ktailor(t.path(), &["kconfig", "olddefconfig", "-C", "."], &[]);
+    assert_eq!(o.code, 0);
+    assert_eq!(t.read(".config.old"), "marker\n");
+}
+
+#[test]
+fn syntax_error_is_reported_with_location_and_leaves_config_alone() {
+    let t = Tmp::new("syntax");
+    t.write("Kconfig", "config A\n\tbool \"a\"\n\tdepends on (B\n");
+    t.write(".config", "CONFIG_A=y\n");
+    let o = ktailor(t.path(), &["kconfig", "olddefconfig", "-C", "."], &[]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("Kconfig:3"),
+        "no file:line in: {}",
+        o.stderr
+    );
+    assert_eq!(t.read(".config"), "CONFIG_A=y\n");
+}
+
+#[test]
+fn recursive_dependency_is_an_error_naming_the_chain() {
+    let t = Tmp::new("recursive");
+    t.write(
+        "Kconfig",
+        "config A\n\tbool \"a\"\n\tdepends on B\nconfig B\n\tbool \"b\"\n\tdepends on A\n",
+    );
+    let o = ktailor(t.path(), &["kconfig", "allnoconfig", "-C", "."], &[]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("recursive dependency detected"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("symbol A depends on B"), "{}", o.stderr);
+    assert!(!t.path().join(".config").exists());
+}
+
+#[test]
+fn recursive_source_is_an_error() {
+    let t = Tmp::new("recsource");
+    t.write("Kconfig", "source \"other\"\n");
+    t.write("other", "source \"Kconfig\"\n");
+    let o = ktailor(t.path(), &["kconfig", "allnoconfig", "-C", "."], &[]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("Recursive inclusion"), "{}", o.stderr);
+}
+
+#[test]
+fn unknown_target_gets_a_hint() {
+    let t = Tmp::new("target");
+    t.write("Kconfig", SIMPLE);
+    let o = ktailor(t.path(), &["kconfig", "frobconfig", "-C", "."], &[]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("unknown target 'frobconfig'") && o.stderr.contains("hint:"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn missing_source_tree_is_an_error() {
+    let t = Tmp::new("missing");
+    let o = ktailor(
+        t.path(),
+        &["kconfig", "olddefconfig", "-C", "no/such/tree"],
+        &[],
+    );
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no/such/tree"), "{}", o.stderr);
+}
+
+#[test]
+fn stale_shell_cache_never_changes_a_result() {
+    let t = Tmp::new("cache");
+    t.write(
+        "Kconfig",
+        "config V\n\tstring\n\tdefault \"$(shell,sh ./val.sh)-$(VAL_ENV)\"\n",
+    );
+    t.write("val.sh", "echo one\n");
+    let run = |env: &[(&str, &str)]| {
+        let o = ktailor(t.path(), &["kconfig", "alldefconfig", "-C", "."], env);
+        assert_eq!(o.code, 0);
+        t.read(".config")
+    };
+    assert!(run(&[("VAL_ENV", "a")]).contains("CONFIG_V=\"one-a\""));
+    // The script changes (size and mtime): the cached output must not be used.
+    t.write("val.sh", "echo second\n");
+    assert!(run(&[("VAL_ENV", "a")]).contains("CONFIG_V=\"second-a\""));
+    // The environment changes.
+    assert!(run(&[("VAL_ENV", "b")]).contains("CONFIG_V=\"second-b\""));
+    // And --no-cache agrees.
+    let o = ktailor(
+        t.path(),
+        &["kconfig", "alldefconfig", "-C", ".", "--no-cache"],
+        &[("VAL_ENV", "b")],
+    );
+    assert_eq!(o.code, 0);
+    assert!(t.read(".config").contains("CONFIG_V=\"second-b\""));
+}
+
+#[test]
+fn savedefconfig_writes_only_non_defaults() {
+    let t = Tmp::new("savedef");
+    t.write("Kconfig", SIMPLE);
+    t.write(".config", "CONFIG_MODULES=y\nCONFIG_A=y\n");
+    let o = ktailor(
+        t.path(),
+        &["kconfig", "savedefconfig", "-C", ".", "--output", "min"],
+        &[],
+    );
+    assert_eq!(o.code, 0);
+    assert_eq!(t.read("min"), "CONFIG_MODULES=y\nCONFIG_A=y\n");
+}
