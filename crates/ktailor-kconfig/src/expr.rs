@@ -124,6 +124,19 @@ pub struct Exprs {
 }
 
 impl Exprs {
+    /// Builds an arena from nodes (a snapshot); the index is rebuilt lazily.
+    pub fn from_nodes(nodes: Vec<Expr>) -> Exprs {
+        Exprs {
+            nodes,
+            ..Exprs::default()
+        }
+    }
+
+    /// All nodes, in id order.
+    pub fn nodes(&self) -> &[Expr] {
+        &self.nodes
+    }
+
     /// Forgets memoised rewrites (after a symbol's type changed).
     pub fn clear_memo(&mut self) {
         self.memo_transform.clear();
@@ -144,6 +157,15 @@ impl Exprs {
 
     /// Interns `e` (mirrors `expr_lookup`).
     pub fn intern(&mut self, e: Expr) -> ExprId {
+        if self.map.len() != self.nodes.len() {
+            // Loaded from a snapshot: rebuild the index on first use.
+            self.map = self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (*n, ExprId(i as u32)))
+                .collect();
+        }
         if let Some(&id) = self.map.get(&e) {
             return id;
         }

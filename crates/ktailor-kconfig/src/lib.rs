@@ -22,10 +22,12 @@ pub mod diag;
 pub mod expr;
 pub mod lexer;
 pub mod menu;
+pub mod parse_cache;
 pub mod parser;
 pub mod preprocess;
 pub mod rand;
 pub mod shell;
+pub mod snapshot;
 pub mod symbol;
 
 use std::rc::Rc;
@@ -264,10 +266,12 @@ pub struct Kconfig {
     pub conf_warnings: u32,
     /// 6.1 named choices (`choice NAME`).
     pub choice_names: Vec<(String, SymId)>,
+    /// Memoised `for_all_symbols` order.
+    hash_order: std::cell::RefCell<Option<Vec<SymId>>>,
 }
 
 impl Kconfig {
-    fn new(dialect: Dialect) -> Kconfig {
+    pub(crate) fn new(dialect: Dialect) -> Kconfig {
         let mut k = Kconfig {
             dialect,
             syms: Vec::new(),
@@ -289,6 +293,7 @@ impl Kconfig {
             sym_warnings: 0,
             conf_warnings: 0,
             choice_names: Vec::new(),
+            hash_order: Default::default(),
         };
         for (name, tri) in [("y", Tri::Y), ("m", Tri::M), ("n", Tri::N)] {
             let mut s = Symbol::blank(Some(name.into()), 0);
@@ -387,9 +392,37 @@ impl Kconfig {
         id
     }
 
+    /// Rebuilds the name → symbol maps from the symbol table.
+    pub(crate) fn rebuild_symbol_index(&mut self) {
+        self.nonconst.clear();
+        self.consts.clear();
+        for (i, s) in self.syms.iter().enumerate().skip(3) {
+            let Some(n) = &s.name else { continue };
+            if s.flags & flags::CHOICE != 0 {
+                continue;
+            }
+            if s.flags & flags::CONST != 0 {
+                self.consts.insert(n.clone(), SymId(i as u32));
+            } else {
+                self.nonconst.insert(n.clone(), SymId(i as u32));
+            }
+        }
+    }
+
     /// All named, non-constant symbols and choices, in the order the C
     /// tool's symbol hash table iterates them (`for_all_symbols`).
     pub fn symbols_hash_order(&self) -> Vec<SymId> {
+        if let Some(v) = self.hash_order.borrow().as_ref() {
+            if v.len() + 3 == self.syms.len() {
+                return v.clone();
+            }
+        }
+        let v = self.compute_hash_order();
+        *self.hash_order.borrow_mut() = Some(v.clone());
+        v
+    }
+
+    fn compute_hash_order(&self) -> Vec<SymId> {
         let size: u32 = match self.dialect {
             Dialect::V6_12 => 1 << 14,
             Dialect::V6_1 => 9973,

@@ -28,6 +28,24 @@ pub trait FileLoader {
     /// Returns the file's bytes, or `None` if it cannot be opened. Mirrors
     /// `zconf_fopen`: the name as given, then `$srctree/name`.
     fn open(&mut self, name: &str) -> Option<Vec<u8>>;
+
+    /// What `open(name)` would read, cheaply: which file it resolves to and
+    /// that file's size and modification time (for cache validation).
+    fn identity(&mut self, name: &str) -> String;
+}
+
+fn file_identity(p: &Path) -> Option<String> {
+    let md = std::fs::metadata(p).ok()?;
+    if !md.is_file() {
+        return None;
+    }
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Some(format!("{}:{}:{}", p.display(), md.len(), mtime))
 }
 
 /// Loads files from the file system relative to a working directory, then
@@ -50,6 +68,20 @@ impl FileLoader for FsLoader {
         let src = self.srctree.as_ref()?;
         let full = self.cwd.join(Path::new(&format!("{src}/{name}")));
         std::fs::read(full).ok()
+    }
+
+    fn identity(&mut self, name: &str) -> String {
+        if let Some(id) = file_identity(&self.cwd.join(name)) {
+            return id;
+        }
+        if name.starts_with('/') {
+            return "missing".into();
+        }
+        match &self.srctree {
+            Some(src) => file_identity(&self.cwd.join(format!("{src}/{name}")))
+                .unwrap_or_else(|| "missing".into()),
+            None => "missing".into(),
+        }
     }
 }
 
@@ -715,6 +747,10 @@ impl<'a, 'p> Parser<'a, 'p> {
     }
 
     fn end_block(&mut self, end: Tok, expected: &str) {
+        if self.fatal.is_some() {
+            // Parsing stopped at a fatal error; unclosed blocks are noise.
+            return;
+        }
         let got = match end {
             Tok::EndMenu => "menu",
             Tok::EndChoice => "choice",

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use ktailor_kconfig::conf::{Mode, RunInput};
 use ktailor_kconfig::confdata::{write_atomic, AutoconfNames, DataOptions};
+use ktailor_kconfig::parse_cache::parse_cached;
 use ktailor_kconfig::parser::{parse, FsLoader, ParseInput};
 use ktailor_kconfig::shell::{CachedShell, SystemShell};
 use ktailor_kconfig::{Diagnostic, Dialect, Kconfig};
@@ -90,14 +91,32 @@ pub fn load(tree: &Tree, no_cache: bool) -> Result<Kconfig, Vec<Diagnostic>> {
         });
     } else {
         let cache = cache_dir();
-        let mut sh = CachedShell::open(sys, cache);
-        result = parse(ParseInput {
-            dialect: tree.dialect,
-            kconfig: &tree.kconfig,
-            loader: &mut loader,
-            env: &env_lookup,
-            shell: &mut sh,
-        });
+        let mut sh = CachedShell::open(sys, cache.clone());
+        let mut context = format!(
+            "ktailor {} {}\0{:?}\0{}\0{}\0",
+            env!("CARGO_PKG_VERSION"),
+            exe_identity(),
+            tree.dialect,
+            tree.kconfig,
+            tree.objtree.display()
+        );
+        for (k, v) in &tree.env {
+            if k != "_" && k != "OLDPWD" {
+                context.push_str(&format!("{k}={v}\0"));
+            }
+        }
+        result = parse_cached(
+            ParseInput {
+                dialect: tree.dialect,
+                kconfig: &tree.kconfig,
+                loader: &mut loader,
+                env: &env_lookup,
+                shell: &mut sh,
+            },
+            &cache,
+            &context,
+        )
+        .map(|(k, _hit)| k);
         if let Err(e) = sh.save() {
             eprintln!(
                 "warning: cannot save the $(shell) cache {}: {e}",
@@ -106,6 +125,24 @@ pub fn load(tree: &Tree, no_cache: bool) -> Result<Kconfig, Vec<Diagnostic>> {
         }
     }
     result.map_err(|e| e.diags)
+}
+
+/// Which ktailor build this is: a snapshot from another build is not used
+/// (its format or the engine's semantics may differ).
+fn exe_identity() -> String {
+    let Ok(p) = std::env::current_exe() else {
+        return "unknown".into();
+    };
+    let Ok(md) = std::fs::metadata(&p) else {
+        return "unknown".into();
+    };
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}:{}:{}", p.display(), md.len(), mtime)
 }
 
 fn cache_dir() -> PathBuf {

@@ -1,0 +1,240 @@
+//! Reusing a parsed tree across runs.
+//!
+//! [`parse_cached`] parses through recording wrappers that note every file
+//! opened (with its identity: resolved path, size, modification time) and
+//! every `$(shell,...)` command with its output, and stores them next to a
+//! [`crate::Kconfig::snapshot`]. A later run with the same context (working
+//! directory, Kconfig file, dialect, environment, engine version) reuses the
+//! snapshot only if every file still has the same identity and every
+//! command still gives the same output (through the caller's shell, which
+//! may itself be cached and validate programs). Anything else re-parses:
+//! a stale cache can cost time, never change a result.
+
+use std::path::{Path, PathBuf};
+
+use crate::parser::{parse, FileLoader, ParseError, ParseInput};
+use crate::preprocess::Shell;
+use crate::Kconfig;
+
+const MAGIC: &[u8] = b"ktailor-parse-cache 1\n";
+
+struct RecLoader<'a> {
+    inner: &'a mut dyn FileLoader,
+    files: Vec<(String, String)>,
+}
+
+impl FileLoader for RecLoader<'_> {
+    fn open(&mut self, name: &str) -> Option<Vec<u8>> {
+        let id = self.inner.identity(name);
+        self.files.push((name.to_string(), id));
+        self.inner.open(name)
+    }
+    fn identity(&mut self, name: &str) -> String {
+        self.inner.identity(name)
+    }
+}
+
+struct RecShell<'a> {
+    inner: &'a mut dyn Shell,
+    cmds: Vec<(String, Vec<u8>)>,
+}
+
+impl Shell for RecShell<'_> {
+    fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
+        let out = self.inner.run(cmd)?;
+        self.cmds.push((cmd.to_string(), out.clone()));
+        Ok(out)
+    }
+}
+
+/// Where a context's cache file lives.
+pub fn cache_path(dir: &Path, context: &str) -> PathBuf {
+    let mut h = rustc_hash::FxHasher::default();
+    std::hash::Hasher::write(&mut h, context.as_bytes());
+    dir.join(format!("parse-{:016x}", std::hash::Hasher::finish(&h)))
+}
+
+fn put(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+fn take<'a>(d: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let n = u64::from_le_bytes(d.get(..8)?.try_into().ok()?) as usize;
+    let b = d.get(8..8 + n)?;
+    *d = &d[8 + n..];
+    Some(b)
+}
+
+/// Tries the cache; on a miss parses and stores. Returns the tree and
+/// whether it came from the cache. `context` must describe everything
+/// besides files and commands that the parse depends on.
+pub fn parse_cached(
+    input: ParseInput,
+    dir: &Path,
+    context: &str,
+) -> Result<(Kconfig, bool), ParseError> {
+    let path = cache_path(dir, context);
+    let ParseInput {
+        dialect,
+        kconfig,
+        loader,
+        env,
+        shell,
+    } = input;
+    if let Ok(data) = std::fs::read(&path) {
+        if let Some(k) = validate(&data, context, loader, shell) {
+            return Ok((k, true));
+        }
+    }
+    let mut rl = RecLoader {
+        inner: loader,
+        files: Vec::new(),
+    };
+    let mut rs = RecShell {
+        inner: shell,
+        cmds: Vec::new(),
+    };
+    let k = parse(ParseInput {
+        dialect,
+        kconfig,
+        loader: &mut rl,
+        env,
+        shell: &mut rs,
+    })?;
+    let mut out = MAGIC.to_vec();
+    put(&mut out, context.as_bytes());
+    out.extend_from_slice(&(rl.files.len() as u64).to_le_bytes());
+    for (n, id) in &rl.files {
+        put(&mut out, n.as_bytes());
+        put(&mut out, id.as_bytes());
+    }
+    out.extend_from_slice(&(rs.cmds.len() as u64).to_le_bytes());
+    for (c, o) in &rs.cmds {
+        put(&mut out, c.as_bytes());
+        put(&mut out, o);
+    }
+    put(&mut out, &k.snapshot());
+    // A cache that cannot be written only costs time.
+    let _ = std::fs::create_dir_all(dir);
+    let _ = crate::confdata::write_atomic(&path, &out, false);
+    Ok((k, false))
+}
+
+fn validate(
+    data: &[u8],
+    context: &str,
+    loader: &mut dyn FileLoader,
+    shell: &mut dyn Shell,
+) -> Option<Kconfig> {
+    let mut d = data.strip_prefix(MAGIC)?;
+    if take(&mut d)? != context.as_bytes() {
+        return None;
+    }
+    let n = u64::from_le_bytes(d.get(..8)?.try_into().ok()?);
+    d = &d[8..];
+    for _ in 0..n {
+        let name = std::str::from_utf8(take(&mut d)?).ok()?;
+        let id = take(&mut d)?;
+        if loader.identity(name).as_bytes() != id {
+            return None;
+        }
+    }
+    let n = u64::from_le_bytes(d.get(..8)?.try_into().ok()?);
+    d = &d[8..];
+    for _ in 0..n {
+        let cmd = std::str::from_utf8(take(&mut d)?).ok()?;
+        let out = take(&mut d)?;
+        if shell.run(cmd).ok()? != out {
+            return None;
+        }
+    }
+    let snap = take(&mut d)?;
+    Kconfig::from_snapshot(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conf::{Mode, RunInput};
+    use crate::confdata::DataOptions;
+    use crate::parser::FsLoader;
+    use crate::Dialect;
+
+    struct CountingShell(u32);
+    impl Shell for CountingShell {
+        fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
+            self.0 += 1;
+            Ok(format!("{}\n", cmd.len()).into_bytes())
+        }
+    }
+
+    fn alldef(k: &mut Kconfig) -> Vec<u8> {
+        let env = |_: &str| None;
+        let mut open = |_: &str| None;
+        let out = k
+            .run(RunInput {
+                mode: Mode::AllDefconfig,
+                open: &mut open,
+                config_name: ".config".into(),
+                defconfig_file: None,
+                env: &env,
+                data: DataOptions::default(),
+            })
+            .expect("run");
+        out.config.expect("config")
+    }
+
+    #[test]
+    fn snapshot_reproduces_the_parse_and_files_invalidate_it() {
+        let dir = std::env::temp_dir().join(format!("ktailor-pcache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let kc = "mainmenu \"T\"\nconfig N\n\tint \"n\"\n\tdefault $(shell,abc)\n\trange 0 10\nsource \"sub\"\n";
+        std::fs::write(dir.join("Kconfig"), kc).expect("write");
+        std::fs::write(
+            dir.join("sub"),
+            "choice\n\tprompt \"c\"\nconfig X\n\tbool \"x\"\nconfig Y\n\tbool \"y\"\nendchoice\n",
+        )
+        .expect("write");
+        let cache = dir.join("cache");
+        let env = |_: &str| None;
+        let mut run = |dir: &Path| {
+            let mut loader = FsLoader {
+                cwd: dir.to_path_buf(),
+                srctree: None,
+            };
+            let mut sh = CountingShell(0);
+            let (mut k, hit) = parse_cached(
+                ParseInput {
+                    dialect: Dialect::V6_12,
+                    kconfig: "Kconfig",
+                    loader: &mut loader,
+                    env: &env,
+                    shell: &mut sh,
+                },
+                &cache,
+                "ctx",
+            )
+            .expect("parse");
+            (alldef(&mut k), hit)
+        };
+        let (a, hit_a) = run(&dir);
+        let (b, hit_b) = run(&dir);
+        assert!(!hit_a && hit_b, "second run should reuse the snapshot");
+        assert_eq!(a, b);
+        assert!(
+            String::from_utf8_lossy(&a).contains("CONFIG_N=3\nCONFIG_X=y\n# CONFIG_Y is not set\n")
+        );
+        // A sourced file changes size: the snapshot must not be used.
+        std::fs::write(
+            dir.join("sub"),
+            "choice\n\tprompt \"c\"\nconfig Y\n\tbool \"y\"\nconfig X\n\tbool \"x\"\nendchoice\n",
+        )
+        .expect("write");
+        let (c, hit_c) = run(&dir);
+        assert!(!hit_c);
+        assert!(String::from_utf8_lossy(&c).contains("CONFIG_Y=y\n# CONFIG_X is not set\n"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

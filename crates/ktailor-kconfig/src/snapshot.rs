@@ -1,0 +1,567 @@
+//! A binary snapshot of a parsed tree, so that a warm run can skip lexing,
+//! parsing and `menu_finalize`.
+//!
+//! The snapshot holds the whole [`Kconfig`] state as it is right after
+//! [`crate::parser::parse`]: symbols, properties, menus, expressions, file
+//! names, the environment the preprocessor read, and the diagnostics the
+//! parse produced (replayed on load, so warnings are not lost). Deciding
+//! whether a snapshot is still valid (files, environment, `$(shell)`
+//! outputs) is the caller's job; this module only encodes and decodes.
+
+use std::rc::Rc;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::expr::{CmpOp, Expr, Exprs};
+use crate::{
+    DefValue, Dialect, ExprId, ExprValue, FileId, Kconfig, Menu, MenuId, PropId, PropType,
+    Property, SymId, SymType, Symbol, Tri,
+};
+
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 1\n";
+
+struct W(Vec<u8>);
+
+impl W {
+    fn u32(&mut self, v: u32) {
+        let mut v = v;
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.0.push(b);
+                break;
+            }
+            self.0.push(b | 0x80);
+        }
+    }
+    fn opt(&mut self, v: Option<u32>) {
+        match v {
+            None => self.u32(0),
+            Some(x) => self.u32(x + 1),
+        }
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn ostr(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u32(0),
+            Some(s) => {
+                self.u32(s.len() as u32 + 1);
+                self.0.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+    fn tri(&mut self, t: Tri) {
+        self.0.push(t as u8);
+    }
+    fn ev(&mut self, e: &ExprValue) {
+        self.opt(e.expr.map(|x| x.0));
+        self.tri(e.tri);
+    }
+}
+
+struct R<'a> {
+    d: &'a [u8],
+    p: usize,
+}
+
+impl<'a> R<'a> {
+    fn u32(&mut self) -> Option<u32> {
+        let mut v: u32 = 0;
+        let mut shift = 0;
+        loop {
+            let b = *self.d.get(self.p)?;
+            self.p += 1;
+            v |= ((b & 0x7f) as u32).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+            shift += 7;
+        }
+    }
+    fn opt(&mut self) -> Option<Option<u32>> {
+        Some(match self.u32()? {
+            0 => None,
+            x => Some(x - 1),
+        })
+    }
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let b = self.d.get(self.p..self.p + n)?;
+        self.p += n;
+        Some(b)
+    }
+    fn strref(&mut self) -> Option<&'a str> {
+        let n = self.u32()? as usize;
+        std::str::from_utf8(self.bytes(n)?).ok()
+    }
+    fn str(&mut self) -> Option<String> {
+        self.strref().map(str::to_owned)
+    }
+    fn rc(&mut self) -> Option<Rc<str>> {
+        self.strref().map(Rc::from)
+    }
+    fn orc(&mut self) -> Option<Option<Rc<str>>> {
+        match self.u32()? {
+            0 => Some(None),
+            n => Some(Some(Rc::from(
+                std::str::from_utf8(self.bytes(n as usize - 1)?).ok()?,
+            ))),
+        }
+    }
+    fn ostr(&mut self) -> Option<Option<String>> {
+        match self.u32()? {
+            0 => Some(None),
+            n => Some(Some(
+                std::str::from_utf8(self.bytes(n as usize - 1)?)
+                    .ok()?
+                    .to_owned(),
+            )),
+        }
+    }
+    fn tri(&mut self) -> Option<Tri> {
+        let b = *self.d.get(self.p)?;
+        self.p += 1;
+        Some(match b {
+            0 => Tri::N,
+            1 => Tri::M,
+            _ => Tri::Y,
+        })
+    }
+    fn ev(&mut self) -> Option<ExprValue> {
+        Some(ExprValue {
+            expr: self.opt()?.map(ExprId),
+            tri: self.tri()?,
+        })
+    }
+}
+
+fn sym_type_code(t: SymType) -> u32 {
+    match t {
+        SymType::Unknown => 0,
+        SymType::Bool => 1,
+        SymType::Tristate => 2,
+        SymType::Int => 3,
+        SymType::Hex => 4,
+        SymType::String => 5,
+    }
+}
+
+fn sym_type_of(c: u32) -> SymType {
+    match c {
+        1 => SymType::Bool,
+        2 => SymType::Tristate,
+        3 => SymType::Int,
+        4 => SymType::Hex,
+        5 => SymType::String,
+        _ => SymType::Unknown,
+    }
+}
+
+const PROP_TYPES: [PropType; 8] = [
+    PropType::Prompt,
+    PropType::Comment,
+    PropType::Menu,
+    PropType::Default,
+    PropType::Select,
+    PropType::Imply,
+    PropType::Range,
+    PropType::Choice,
+];
+const CMP_OPS: [CmpOp; 6] = [
+    CmpOp::Eq,
+    CmpOp::Ne,
+    CmpOp::Lt,
+    CmpOp::Le,
+    CmpOp::Gt,
+    CmpOp::Ge,
+];
+
+impl Kconfig {
+    /// Encodes the tree as parsed (call before evaluating anything).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = W(Vec::with_capacity(4 << 20));
+        w.0.extend_from_slice(MAGIC);
+        w.u32(match self.dialect {
+            Dialect::V6_1 => 61,
+            Dialect::V6_12 => 612,
+        });
+        w.u32(self.files.len() as u32);
+        for f in &self.files {
+            w.str(f);
+        }
+        w.u32(self.exprs.len() as u32);
+        for e in self.exprs.nodes() {
+            match *e {
+                Expr::Sym(s) => {
+                    w.u32(0);
+                    w.u32(s.0);
+                }
+                Expr::Not(a) => {
+                    w.u32(1);
+                    w.u32(a.0);
+                }
+                Expr::And(a, b) => {
+                    w.u32(2);
+                    w.u32(a.0);
+                    w.u32(b.0);
+                }
+                Expr::Or(a, b) => {
+                    w.u32(3);
+                    w.u32(a.0);
+                    w.u32(b.0);
+                }
+                Expr::Cmp(op, a, b) => {
+                    w.u32(4 + CMP_OPS.iter().position(|&o| o == op).unwrap_or(0) as u32);
+                    w.u32(a.0);
+                    w.u32(b.0);
+                }
+                Expr::Range(a, b) => {
+                    w.u32(10);
+                    w.u32(a.0);
+                    w.u32(b.0);
+                }
+            }
+        }
+        w.u32(self.syms.len() as u32);
+        for s in &self.syms {
+            w.ostr(s.name.as_deref());
+            w.u32(sym_type_code(s.ty));
+            w.tri(s.curr_tri);
+            w.str(&s.curr_val);
+            w.opt(s.curr_choice.map(|x| x.0));
+            for d in &s.def {
+                w.tri(d.tri);
+                w.ostr(d.val.as_deref());
+                w.opt(d.choice.map(|x| x.0));
+            }
+            w.tri(s.visible);
+            w.u32(s.flags);
+            w.u32(s.props.len() as u32);
+            for p in &s.props {
+                w.u32(p.0);
+            }
+            w.u32(s.menus.len() as u32);
+            for m in &s.menus {
+                w.u32(m.0);
+            }
+            w.ev(&s.dir_dep);
+            w.ev(&s.rev_dep);
+            w.ev(&s.implied);
+            w.opt(s.choice_link.map(|x| x.0));
+            w.u32(s.created);
+        }
+        w.u32(self.props.len() as u32);
+        for p in &self.props {
+            w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
+            w.ostr(p.text.as_deref());
+            w.ev(&p.visible);
+            w.opt(p.expr.map(|x| x.0));
+            w.u32(p.choice_list.len() as u32);
+            for s in &p.choice_list {
+                w.u32(s.0);
+            }
+            w.u32(p.menu.0);
+            w.u32(p.file.0);
+            w.u32(p.line);
+        }
+        w.u32(self.menus.len() as u32);
+        for m in &self.menus {
+            w.opt(m.next.map(|x| x.0));
+            w.opt(m.parent.map(|x| x.0));
+            w.opt(m.list.map(|x| x.0));
+            w.opt(m.sym.map(|x| x.0));
+            w.opt(m.prompt.map(|x| x.0));
+            w.opt(m.visibility.map(|x| x.0));
+            w.opt(m.dep.map(|x| x.0));
+            w.ostr(m.help.as_deref());
+            w.opt(m.file.map(|x| x.0));
+            w.u32(m.line);
+            w.u32(m.choice_members.len() as u32);
+            for s in &m.choice_members {
+                w.u32(s.0);
+            }
+        }
+        w.u32(self.modules_sym.0);
+        w.tri(self.modules_val);
+        for list in [&self.env_used] {
+            w.u32(list.len() as u32);
+            for (k, v) in list {
+                w.str(k);
+                w.str(v);
+            }
+        }
+        w.u32(self.sourced.len() as u32);
+        for s in &self.sourced {
+            w.str(s);
+        }
+        w.u32(self.choice_names.len() as u32);
+        for (n, s) in &self.choice_names {
+            w.str(n);
+            w.u32(s.0);
+        }
+        w.u32(self.diags.len() as u32);
+        for d in &self.diags {
+            w.u32(u32::from(d.severity == Severity::Error));
+            w.str(&d.file);
+            w.u32(d.line);
+            w.str(&d.message);
+            w.u32(d.notes.len() as u32);
+            for n in &d.notes {
+                w.str(n);
+            }
+            w.ostr(d.hint.as_deref());
+        }
+        w.0
+    }
+
+    /// Decodes a snapshot; `None` if it is damaged or of another format.
+    pub fn from_snapshot(data: &[u8]) -> Option<Kconfig> {
+        let d = data.strip_prefix(MAGIC)?;
+        let mut r = R { d, p: 0 };
+        let dialect = match r.u32()? {
+            61 => Dialect::V6_1,
+            612 => Dialect::V6_12,
+            _ => return None,
+        };
+        let mut k = Kconfig::new(dialect);
+        k.syms.clear();
+        k.menus.clear();
+        let n = r.u32()? as usize;
+        for _ in 0..n {
+            k.files.push(r.rc()?);
+        }
+        let n = r.u32()? as usize;
+        let mut nodes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let tag = r.u32()?;
+            let a = r.u32()?;
+            let e = match tag {
+                0 => Expr::Sym(SymId(a)),
+                1 => Expr::Not(ExprId(a)),
+                2 => Expr::And(ExprId(a), ExprId(r.u32()?)),
+                3 => Expr::Or(ExprId(a), ExprId(r.u32()?)),
+                4..=9 => Expr::Cmp(CMP_OPS[(tag - 4) as usize], SymId(a), SymId(r.u32()?)),
+                10 => Expr::Range(SymId(a), SymId(r.u32()?)),
+                _ => return None,
+            };
+            nodes.push(e);
+        }
+        k.exprs = Exprs::from_nodes(nodes);
+        let n = r.u32()? as usize;
+        k.syms.reserve(n);
+        for _ in 0..n {
+            let name: Option<Rc<str>> = r.orc()?;
+            let ty = sym_type_of(r.u32()?);
+            let curr_tri = r.tri()?;
+            let curr_val: Rc<str> = r.rc()?;
+            let curr_choice = r.opt()?.map(SymId);
+            let mut def: [DefValue; 2] = Default::default();
+            for slot in def.iter_mut() {
+                slot.tri = r.tri()?;
+                slot.val = r.orc()?;
+                slot.choice = r.opt()?.map(SymId);
+            }
+            let visible = r.tri()?;
+            let flags = r.u32()?;
+            let np = r.u32()? as usize;
+            let mut props = Vec::with_capacity(np);
+            for _ in 0..np {
+                props.push(PropId(r.u32()?));
+            }
+            let nm = r.u32()? as usize;
+            let mut menus = Vec::with_capacity(nm);
+            for _ in 0..nm {
+                menus.push(MenuId(r.u32()?));
+            }
+            let dir_dep = r.ev()?;
+            let rev_dep = r.ev()?;
+            let implied = r.ev()?;
+            let choice_link = r.opt()?.map(MenuId);
+            let created = r.u32()?;
+            k.syms.push(Symbol {
+                name,
+                ty,
+                curr_tri,
+                curr_val,
+                curr_choice,
+                def,
+                visible,
+                flags,
+                props,
+                menus,
+                dir_dep,
+                rev_dep,
+                implied,
+                choice_link,
+                created,
+            });
+        }
+        let n = r.u32()? as usize;
+        k.props.reserve(n);
+        for _ in 0..n {
+            let ty = *PROP_TYPES.get(r.u32()? as usize)?;
+            let text = r.orc()?;
+            let visible = r.ev()?;
+            let expr = r.opt()?.map(ExprId);
+            let nc = r.u32()? as usize;
+            let mut choice_list = Vec::with_capacity(nc);
+            for _ in 0..nc {
+                choice_list.push(SymId(r.u32()?));
+            }
+            let menu = MenuId(r.u32()?);
+            let file = FileId(r.u32()?);
+            let line = r.u32()?;
+            k.props.push(Property {
+                ty,
+                text,
+                visible,
+                expr,
+                choice_list,
+                menu,
+                file,
+                line,
+            });
+        }
+        let n = r.u32()? as usize;
+        k.menus.reserve(n);
+        for _ in 0..n {
+            let next = r.opt()?.map(MenuId);
+            let parent = r.opt()?.map(MenuId);
+            let list = r.opt()?.map(MenuId);
+            let sym = r.opt()?.map(SymId);
+            let prompt = r.opt()?.map(PropId);
+            let visibility = r.opt()?.map(ExprId);
+            let dep = r.opt()?.map(ExprId);
+            let help = r.ostr()?;
+            let file = r.opt()?.map(FileId);
+            let line = r.u32()?;
+            let nc = r.u32()? as usize;
+            let mut choice_members = Vec::with_capacity(nc);
+            for _ in 0..nc {
+                choice_members.push(SymId(r.u32()?));
+            }
+            k.menus.push(Menu {
+                next,
+                parent,
+                list,
+                sym,
+                prompt,
+                visibility,
+                dep,
+                help,
+                file,
+                line,
+                choice_members,
+            });
+        }
+        k.modules_sym = SymId(r.u32()?);
+        k.modules_val = r.tri()?;
+        let n = r.u32()? as usize;
+        for _ in 0..n {
+            let a = r.str()?;
+            let b = r.str()?;
+            k.env_used.push((a, b));
+        }
+        let n = r.u32()? as usize;
+        for _ in 0..n {
+            k.sourced.push(r.str()?);
+        }
+        let n = r.u32()? as usize;
+        for _ in 0..n {
+            let a = r.str()?;
+            k.choice_names.push((a, SymId(r.u32()?)));
+        }
+        let n = r.u32()? as usize;
+        for _ in 0..n {
+            let err = r.u32()? == 1;
+            let file = r.str()?;
+            let line = r.u32()?;
+            let message = r.str()?;
+            let nn = r.u32()? as usize;
+            let mut notes = Vec::with_capacity(nn);
+            for _ in 0..nn {
+                notes.push(r.str()?);
+            }
+            let hint = r.ostr()?;
+            k.diags.push(Diagnostic {
+                severity: if err {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                file,
+                line,
+                message,
+                notes,
+                hint,
+            });
+        }
+        if r.p != r.d.len() || k.syms.len() < 3 || k.menus.is_empty() {
+            return None;
+        }
+        // Validate references so a damaged snapshot cannot index out of range.
+        let (ns, np, nm, ne) = (
+            k.syms.len() as u32,
+            k.props.len() as u32,
+            k.menus.len() as u32,
+            k.exprs.len() as u32,
+        );
+        let ok_e = |e: Option<ExprId>| e.is_none_or(|e| e.0 < ne);
+        let sym_ok = |x: SymId| x.0 < ns;
+        for e in k.exprs.nodes() {
+            let ok = match *e {
+                Expr::Sym(s) => sym_ok(s),
+                Expr::Not(a) => a.0 < ne,
+                Expr::And(a, b) | Expr::Or(a, b) => a.0 < ne && b.0 < ne,
+                Expr::Cmp(_, a, b) | Expr::Range(a, b) => sym_ok(a) && sym_ok(b),
+            };
+            if !ok {
+                return None;
+            }
+        }
+        for s in &k.syms {
+            if !(s.props.iter().all(|p| p.0 < np)
+                && s.menus.iter().all(|m| m.0 < nm)
+                && ok_e(s.dir_dep.expr)
+                && ok_e(s.rev_dep.expr)
+                && ok_e(s.implied.expr)
+                && s.choice_link.is_none_or(|m| m.0 < nm))
+            {
+                return None;
+            }
+        }
+        for p in &k.props {
+            if !(ok_e(p.visible.expr)
+                && ok_e(p.expr)
+                && p.menu.0 < nm
+                && p.choice_list.iter().all(|&s| sym_ok(s)))
+            {
+                return None;
+            }
+        }
+        let nf = k.files.len() as u32;
+        for m in &k.menus {
+            let om = |x: Option<MenuId>| x.is_none_or(|x| x.0 < nm);
+            if !(om(m.next)
+                && om(m.parent)
+                && om(m.list)
+                && m.sym.is_none_or(sym_ok)
+                && m.prompt.is_none_or(|p| p.0 < np)
+                && ok_e(m.visibility)
+                && ok_e(m.dep)
+                && m.file.is_none_or(|f| f.0 < nf)
+                && m.choice_members.iter().all(|&s| sym_ok(s)))
+            {
+                return None;
+            }
+        }
+        if !sym_ok(k.modules_sym) {
+            return None;
+        }
+        k.rebuild_symbol_index();
+        k.changed = true;
+        Some(k)
+    }
+}
