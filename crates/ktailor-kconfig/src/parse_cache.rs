@@ -199,7 +199,7 @@ mod tests {
         .expect("write");
         let cache = dir.join("cache");
         let env = |_: &str| None;
-        let mut run = |dir: &Path| {
+        let run = |dir: &Path| {
             let mut loader = FsLoader {
                 cwd: dir.to_path_buf(),
                 srctree: None,
