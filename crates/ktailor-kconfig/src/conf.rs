@@ -422,12 +422,15 @@ impl Kconfig {
             return;
         }
         if let Some(s) = self.menus[m.idx()].sym {
-            if !self.syms[s.idx()].has_value() && self.sym_is_changeable(s) && !self.is_choice(s)
-                || (self.dialect == Dialect::V6_1
-                    && self.is_choice(s)
-                    && !self.syms[s.idx()].has_value()
-                    && self.sym_is_changeable(s))
-            {
+            let new = !self.syms[s.idx()].has_value()
+                && match self.dialect {
+                    Dialect::V6_12 => self.sym_is_changeable(s),
+                    Dialect::V6_1 => {
+                        self.sym_is_changeable(s)
+                            || (self.is_choice(s) && self.syms[s.idx()].curr_tri == Tri::Y)
+                    }
+                };
+            if new {
                 match mode {
                     Mode::ListNewconfig => {
                         if let Some(name) = self.syms[s.idx()].name.clone() {
@@ -445,9 +448,9 @@ impl Kconfig {
                         }
                     }
                     _ => {
-                        out.extend_from_slice(b"-----\n");
-                        out.extend_from_slice(self.help_text(m).as_bytes());
-                        out.extend_from_slice(b"-----\n");
+                        out.extend_from_slice(b"-----\n\n");
+                        out.extend_from_slice(self.menu_get_ext_help(m, &data.prefix).as_bytes());
+                        out.extend_from_slice(b"\n-----\n");
                     }
                 }
             }
@@ -457,34 +460,6 @@ impl Kconfig {
             self.check_conf(x, mode, out, data);
             c = self.menus[x.idx()].next;
         }
-    }
-
-    /// A symbol's help as `helpnewconfig` prints it (prompt, name, help
-    /// text and definition site).
-    pub fn help_text(&mut self, m: MenuId) -> String {
-        let mut s = String::new();
-        let sym = self.menus[m.idx()].sym;
-        if let Some(sy) = sym {
-            if let Some(n) = &self.syms[sy.idx()].name {
-                s.push_str(&format!(
-                    "{}: ",
-                    self.menu_get_prompt(m).unwrap_or_default()
-                ));
-                s.push_str(&format!("CONFIG_{n}\n\n"));
-            }
-        }
-        match &self.menus[m.idx()].help {
-            Some(h) => s.push_str(h),
-            None => s.push_str("There is no help available for this option."),
-        }
-        s.push('\n');
-        let menu = &self.menus[m.idx()];
-        s.push_str(&format!(
-            "Defined at {}:{}\n",
-            self.file_name(menu.file),
-            menu.line
-        ));
-        s
     }
 
     /// Records a diagnostic (for front ends that drive the engine).

@@ -297,8 +297,11 @@ impl Exprs {
             out.push('(');
         }
         let put_sym = |s: SymId, out: &mut String| {
-            out.push_str(&name(s));
-            if let Some(v) = val {
+            let n = name(s);
+            out.push_str(&n);
+            // `<choice>` is printed without a value (expr_print passes no
+            // symbol for it).
+            if let (Some(v), false) = (val, n == "<choice>") {
                 if let Some(v) = v(s) {
                     out.push_str(" [=");
                     out.push_str(&v);

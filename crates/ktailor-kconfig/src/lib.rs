@@ -20,6 +20,7 @@ pub mod confdata;
 mod depcheck;
 pub mod diag;
 pub mod expr;
+pub mod help;
 pub mod lexer;
 pub mod menu;
 pub mod parse_cache;
