@@ -18,6 +18,8 @@ pub struct Diagnostic {
     /// File as the C tool names it (relative to the tree), empty if none.
     pub file: String,
     pub line: u32,
+    /// Column (1-based), or 0 when unknown.
+    pub col: u32,
     pub message: String,
     /// Extra lines printed below the message (e.g. a dependency chain).
     pub notes: Vec<String>,
@@ -30,6 +32,7 @@ impl Diagnostic {
             severity: Severity::Warning,
             file: file.into(),
             line,
+            col: 0,
             message: message.into(),
             notes: Vec::new(),
             hint: None,
@@ -43,6 +46,10 @@ impl Diagnostic {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    pub fn at_col(mut self, col: u32) -> Self {
+        self.col = col;
         self
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
@@ -64,13 +71,25 @@ impl Diagnostic {
         if self.file.is_empty() {
             let _ = writeln!(s, "{sev}: {}", self.message);
         } else {
-            let _ = writeln!(s, "{}:{}: {sev}: {}", self.file, self.line, self.message);
+            if self.col > 0 {
+                let _ = writeln!(
+                    s,
+                    "{}:{}:{}: {sev}: {}",
+                    self.file, self.line, self.col, self.message
+                );
+            } else {
+                let _ = writeln!(s, "{}:{}: {sev}: {}", self.file, self.line, self.message);
+            }
             if self.line > 0 {
                 if let Some(text) = source(&self.file, self.line) {
                     let w = self.line.to_string().len();
                     let _ = writeln!(s, "{:w$} |", "");
                     let _ = writeln!(s, "{} | {}", self.line, text.trim_end());
-                    let _ = writeln!(s, "{:w$} |", "");
+                    if self.col > 0 {
+                        let _ = writeln!(s, "{:w$} | {:>c$}", "", "^", c = self.col as usize);
+                    } else {
+                        let _ = writeln!(s, "{:w$} |", "");
+                    }
                 }
             }
         }

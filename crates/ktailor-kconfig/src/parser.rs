@@ -215,6 +215,7 @@ impl<'a, 'p> Parser<'a, 'p> {
                     severity: crate::Severity::Warning,
                     file: String::new(),
                     line: 0,
+                    col: 0,
                     message: s,
                     notes: vec!["(info)".into()],
                     hint: None,

@@ -493,6 +493,7 @@ impl Kconfig {
                 },
                 file,
                 line,
+                col: 0,
                 message,
                 notes,
                 hint,

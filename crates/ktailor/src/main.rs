@@ -1,7 +1,6 @@
 //! The `ktailor` command line: argument parsing and output only. Each
 //! subcommand is a thin wrapper over a library crate.
 
-mod kbuild_bridge;
 mod kconfig_cmd;
 
 use std::process::ExitCode;
