@@ -14,6 +14,7 @@
 //! resolver).
 
 pub mod features;
+pub mod generate;
 pub mod spec;
 pub mod suggest;
 pub mod value;

@@ -1,6 +1,7 @@
 //! The `ktailor` command line: argument parsing and output only. Each
 //! subcommand is a thin wrapper over a library crate.
 
+mod generate_cmd;
 mod kconfig_cmd;
 
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 /// Exit codes: 0 success, 1 a check failed / a request cannot hold, 2 an
 /// error (bad input, I/O, tool failure).
 pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
@@ -63,6 +65,10 @@ enum Cmd {
     /// listnewconfig, helpnewconfig, tinyconfig, randconfig,
     /// yes2modconfig, mod2yesconfig, mod2noconfig, or NAME.config.
     Kconfig(kconfig_cmd::KconfigArgs),
+    /// Generate the kernels a spec declares, with the no-silent-drops gate.
+    Generate(generate_cmd::GenerateArgs),
+    /// List the feature library, or show one feature.
+    Features(generate_cmd::FeaturesArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
         .stack_size(512 << 20)
         .spawn(move || match cli.cmd {
             Cmd::Kconfig(a) => kconfig_cmd::run(a),
+            Cmd::Generate(a) => generate_cmd::run(a),
+            Cmd::Features(a) => generate_cmd::features(a),
         });
     let code = match child.map(|h| h.join()) {
         Ok(Ok(c)) => c,

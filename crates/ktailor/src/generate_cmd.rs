@@ -1,0 +1,330 @@
+//! `ktailor generate` and `ktailor features`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use ktailor_spec::generate::{generate, KernelResult, Origin};
+use ktailor_spec::{Library, Spec};
+use serde_json::json;
+
+use crate::kconfig_cmd::print_diags;
+use crate::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Generate the kernels a spec declares; every request is checked against
+/// the final configuration (the gate). A configuration is written only
+/// for kernels that pass.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// The spec file (TOML).
+    pub spec: PathBuf,
+    /// Generate only this kernel (repeatable).
+    #[arg(long = "kernel", value_name = "NAME")]
+    pub kernels: Vec<String>,
+    /// Where to write NAME/.config (default: ./out).
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Do not use the $(shell) and parse caches.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FeaturesArgs {
+    #[command(subcommand)]
+    pub cmd: Option<FeaturesCmd>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeaturesCmd {
+    /// Show one feature: its options, each with why.
+    Show { name: String },
+}
+
+fn library() -> Result<Library, u8> {
+    Library::builtin().map_err(|e| {
+        eprintln!("error: the built-in feature library is broken: {e}");
+        EXIT_ERROR
+    })
+}
+
+pub fn features(a: FeaturesArgs) -> u8 {
+    let lib = match library() {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    match a.cmd {
+        None => {
+            match a.format {
+                Format::Json => {
+                    let v: Vec<_> = lib.features.values().map(|f| json!({"name": f.name, "summary": f.summary, "options": f.options.len()})).collect();
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                }
+                Format::Text => {
+                    let w = lib.features.keys().map(|k| k.len()).max().unwrap_or(0);
+                    for f in lib.features.values() {
+                        println!("{:w$}  {}", f.name, f.summary);
+                    }
+                }
+            }
+            EXIT_OK
+        }
+        Some(FeaturesCmd::Show { name }) => {
+            let Some(f) = lib.features.get(&name) else {
+                eprintln!("error: unknown feature '{name}'");
+                if let Some(s) = lib.suggest(&name) {
+                    eprintln!("\nhint: did you mean '{s}'?");
+                }
+                return EXIT_ERROR;
+            };
+            match a.format {
+                Format::Json => {
+                    let opts: Vec<_> = f
+                        .options
+                        .iter()
+                        .map(|o| json!({"name": o.name, "value": o.value.describe(), "why": o.why, "optional": o.optional, "arches": o.arches, "kernels": o.kernels.describe()}))
+                        .collect();
+                    let v = json!({"name": f.name, "summary": f.summary, "description": f.description, "arches": f.arches, "kernels": f.kernels.describe(), "includes": f.includes, "sources": f.sources, "options": opts});
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                }
+                Format::Text => {
+                    println!("{}: {}", f.name, f.summary);
+                    if let Some(d) = &f.description {
+                        println!("\n{}", d.trim_end());
+                    }
+                    if let Some(a) = &f.arches {
+                        println!("\narches: {}", a.join(", "));
+                    }
+                    if !f.kernels.describe().is_empty() {
+                        println!("kernels: {}", f.kernels.describe());
+                    }
+                    if !f.includes.is_empty() {
+                        println!("includes: {}", f.includes.join(", "));
+                    }
+                    println!();
+                    for o in &f.options {
+                        let mut extra = Vec::new();
+                        if o.optional {
+                            extra.push("optional".to_string());
+                        }
+                        if let Some(a) = &o.arches {
+                            extra.push(format!("arches {}", a.join(",")));
+                        }
+                        if !o.kernels.describe().is_empty() {
+                            extra.push(format!("kernels {}", o.kernels.describe()));
+                        }
+                        let extra = if extra.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" [{}]", extra.join("; "))
+                        };
+                        println!(
+                            "  CONFIG_{}={}{extra}\n      {}",
+                            o.name,
+                            o.value.describe().trim_matches('"'),
+                            o.why
+                        );
+                    }
+                    if !f.sources.is_empty() {
+                        println!("\nsources: {}", f.sources.join("; "));
+                    }
+                }
+            }
+            EXIT_OK
+        }
+    }
+}
+
+fn load_library(spec: &Spec) -> Result<Library, Vec<ktailor_kconfig::Diagnostic>> {
+    let mut lib =
+        Library::builtin().map_err(|e| vec![ktailor_kconfig::Diagnostic::error("", 0, e)])?;
+    let mut errs = Vec::new();
+    for f in &spec.feature_files {
+        let p = spec.resolve_path(&f.value);
+        match std::fs::read_to_string(&p) {
+            Ok(t) => {
+                if let Err(e) = lib.add_file(&t, &p.display().to_string()) {
+                    errs.push(f.loc.error(e));
+                }
+            }
+            Err(e) => errs.push(
+                f.loc
+                    .error(format!("cannot read feature file {}: {e}", p.display())),
+            ),
+        }
+    }
+    if let Err(e) = lib.check_includes() {
+        errs.push(ktailor_kconfig::Diagnostic::error("", 0, e));
+    }
+    if errs.is_empty() {
+        Ok(lib)
+    } else {
+        Err(errs)
+    }
+}
+
+fn origin_json(o: &Origin) -> serde_json::Value {
+    match o {
+        Origin::Feature {
+            feature,
+            why,
+            named_at,
+        } => json!({"feature": feature, "why": why, "named_at": named_at.to_string()}),
+        Origin::Spec { loc, why } => json!({"spec": loc.to_string(), "why": why}),
+    }
+}
+
+fn report_text(r: &KernelResult) {
+    println!(
+        "kernel {}: Linux {}.{} ARCH={}, base {}",
+        r.name, r.version.0, r.version.1, r.arch, r.base
+    );
+    let ok = r.verdicts.iter().filter(|v| v.holds).count();
+    for v in &r.verdicts {
+        let want = v.ask.value.describe();
+        let who = v.ask.origin.describe();
+        if v.holds {
+            let why = v
+                .ask
+                .origin
+                .why()
+                .map(|w| format!(" — {w}"))
+                .unwrap_or_default();
+            println!(
+                "  ok    CONFIG_{}={}{why}",
+                v.ask.name,
+                want.trim_matches('"')
+            );
+        } else {
+            let mark = if v.ask.optional { "warn " } else { "FAIL " };
+            let got = v.actual.clone().unwrap_or_else(|| "(absent)".into());
+            println!(
+                "  {mark} CONFIG_{}: requested {want}, got {got}; asked by {who}",
+                v.ask.name
+            );
+            if let Some(w) = v.ask.origin.why() {
+                println!("          wanted because: {w}");
+            }
+            for reason in &v.reasons {
+                println!("          {reason}");
+            }
+        }
+    }
+    for a in &r.plan.additions {
+        println!(
+            "  added CONFIG_{}={}: needed by CONFIG_{} ({})",
+            a.name,
+            a.value.as_str(),
+            a.needed_by,
+            a.because
+        );
+    }
+    for a in &r.plan.alternatives {
+        println!("  note  {a}");
+    }
+    if r.failed() {
+        for c in &r.plan.conflicts {
+            println!("  cannot {c}");
+        }
+    }
+    let failed = r
+        .verdicts
+        .iter()
+        .filter(|v| !v.holds && !v.ask.optional)
+        .count();
+    let warned = r
+        .verdicts
+        .iter()
+        .filter(|v| !v.holds && v.ask.optional)
+        .count();
+    println!("  {ok} requests hold, {failed} fail, {warned} optional not met");
+    match &r.written {
+        Some(p) => println!("  wrote {}", p.display()),
+        None if r.failed() => println!("  nothing written for {}", r.name),
+        None => {}
+    }
+}
+
+fn report_json(r: &KernelResult) -> serde_json::Value {
+    let verdicts: Vec<_> = r
+        .verdicts
+        .iter()
+        .map(|v| {
+            json!({"option": v.ask.name, "requested": v.ask.value.describe().trim_matches('"'), "actual": v.actual, "holds": v.holds, "optional": v.ask.optional, "origin": origin_json(&v.ask.origin), "reasons": v.reasons})
+        })
+        .collect();
+    let errs: Vec<_> = r.errors.iter().map(|d| json!({"file": d.file, "line": d.line, "col": d.col, "message": d.message, "hint": d.hint})).collect();
+    let adds: Vec<_> = r
+        .plan
+        .additions
+        .iter()
+        .map(|a| json!({"option": a.name, "value": a.value.as_str(), "needed_by": a.needed_by, "because": a.because}))
+        .collect();
+    json!({"kernel": r.name, "version": format!("{}.{}", r.version.0, r.version.1), "arch": r.arch, "base": r.base, "passed": !r.failed(), "requests": verdicts, "added": adds, "alternatives": r.plan.alternatives, "conflicts": r.plan.conflicts, "errors": errs, "config": r.written.as_ref().map(|p| p.display().to_string())})
+}
+
+pub fn run(a: GenerateArgs) -> u8 {
+    let spec = match Spec::load(&a.spec) {
+        Ok(s) => s,
+        Err(d) => {
+            print_diags(&d, std::path::Path::new("."));
+            return EXIT_ERROR;
+        }
+    };
+    let lib = match load_library(&spec) {
+        Ok(l) => l,
+        Err(d) => {
+            print_diags(&d, std::path::Path::new("."));
+            return EXIT_ERROR;
+        }
+    };
+    let names: Vec<String> = if a.kernels.is_empty() {
+        spec.kernels.iter().map(|k| k.name.clone()).collect()
+    } else {
+        a.kernels.clone()
+    };
+    for n in &names {
+        if spec.kernel(n).is_none() {
+            eprintln!("error: the spec has no kernel '{n}'");
+            let all: Vec<&str> = spec.kernels.iter().map(|k| k.name.as_str()).collect();
+            eprintln!(
+                "\nhint: kernels in {}: {}",
+                a.spec.display(),
+                all.join(", ")
+            );
+            return EXIT_ERROR;
+        }
+    }
+    let mut code = EXIT_OK;
+    let mut json_out = Vec::new();
+    for n in &names {
+        let r = generate(&spec, n, &lib, Some(&a.out), a.no_cache);
+        print_diags(&r.warnings, std::path::Path::new("."));
+        print_diags(&r.errors, std::path::Path::new("."));
+        match a.format {
+            Format::Text => report_text(&r),
+            Format::Json => json_out.push(report_json(&r)),
+        }
+        if !r.errors.is_empty() && r.verdicts.is_empty() {
+            code = code.max(EXIT_ERROR);
+        } else if r.failed() {
+            code = code.max(EXIT_FAILED);
+        }
+    }
+    if let Format::Json = a.format {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_out).unwrap_or_default()
+        );
+    }
+    code
+}
