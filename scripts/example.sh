@@ -46,5 +46,10 @@ echo
 check "$OUT/ktailor/.config" "$OUT/conf/.config" "olddefconfig of Debian's amd64 config ($(grep -c '^CONFIG_' "$OUT/ktailor/.config") options set)"
 check "$OUT/ktailor/defconfig" "$OUT/conf/defconfig" "savedefconfig ($(wc -l <"$OUT/ktailor/defconfig") lines)"
 check "$OUT/ktailor-defconfig/.config" "$OUT/conf-defconfig/.config" "x86_64_defconfig"
+echo
+echo "== declarative kernels: ktailor generate examples/*.toml" >&2
+for spec in examples/*.toml; do
+    run "$KT" generate "$spec" --out "$OUT/generated" | grep -E '^kernel|requests hold|wrote|nothing written' || status=1
+done
 echo "results in $OUT"
 exit $status

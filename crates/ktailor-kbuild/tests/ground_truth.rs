@@ -592,7 +592,8 @@ fn cases_for(version: &str, src: &Path, work: &Path, path: &str) -> Result<Vec<C
 fn resolve_matches_what_make_hands_to_conf() {
     let trees = match std::env::var_os("KTAILOR_TREES") {
         Some(t) => PathBuf::from(t),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME or KTAILOR_TREES")).join(".cache/ktailor/trees"),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME or KTAILOR_TREES"))
+            .join(".cache/ktailor/trees"),
     };
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".to_string());
     for tool in ["make", "cc", "cp"] {

@@ -84,7 +84,14 @@ pub fn parse_cached(
     } = input;
     if let Ok(data) = std::fs::read(&path) {
         if let Some(k) = validate(&data, context, loader, shell) {
-            return Ok((k, true));
+            // The parse read these environment variables: they must be
+            // unchanged too.
+            if k.env_used
+                .iter()
+                .all(|(n, v)| env(n).as_deref() == Some(v.as_str()))
+            {
+                return Ok((k, true));
+            }
         }
     }
     let mut rl = RecLoader {
@@ -118,6 +125,7 @@ pub fn parse_cached(
     // A cache that cannot be written only costs time.
     let _ = std::fs::create_dir_all(dir);
     let _ = crate::confdata::write_atomic(&path, &out, false);
+    crate::shell::evict(dir, "parse-", 16);
     Ok((k, false))
 }
 

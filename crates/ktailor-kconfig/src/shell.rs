@@ -55,9 +55,50 @@ impl Shell for SystemShell {
     }
 }
 
-/// Environment variables left out of cache keys: set by the invoking
-/// shell itself and never meaningful to a build command.
-const VOLATILE_ENV: &[&str] = &["_", "OLDPWD"];
+/// Environment variables left out of cache keys. `_` and `OLDPWD` are set
+/// by the invoking shell; the others name where conf writes its output and
+/// conf's own knobs (they differ for every object tree), and no command
+/// that Kconfig runs reads them (checked against the scripts the 6.1 and
+/// 6.12 trees call from `$(shell,...)`). The working directory is part of
+/// a command's key only when the command names a relative path.
+pub const KEY_EXCLUDED_ENV: &[&str] = &[
+    "_",
+    "OLDPWD",
+    "KCONFIG_CONFIG",
+    "KCONFIG_AUTOCONFIG",
+    "KCONFIG_AUTOHEADER",
+    "KCONFIG_RUSTCCFG",
+    "KCONFIG_ALLCONFIG",
+    "KCONFIG_SEED",
+    "KCONFIG_PROBABILITY",
+    "KCONFIG_OVERWRITECONFIG",
+    "O",
+    "KBUILD_OUTPUT",
+    "abs_objtree",
+];
+
+/// How many cache files of one kind are kept (the oldest go first).
+pub const KEEP_FILES: usize = 64;
+
+/// Removes the oldest files named `prefix*` in `dir` beyond `keep`.
+pub fn evict(dir: &Path, prefix: &str, keep: usize) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= keep {
+        return;
+    }
+    files.sort();
+    let n = files.len() - keep;
+    for (_, p) in files.into_iter().take(n) {
+        let _ = std::fs::remove_file(p);
+    }
+}
 
 /// A persistent cache in front of a [`SystemShell`]. One cache file per
 /// context (working directory and environment), named after a hash of the
@@ -79,10 +120,10 @@ impl CachedShell {
         let mut env: Vec<&(String, String)> = inner
             .env
             .iter()
-            .filter(|(k, _)| !VOLATILE_ENV.contains(&k.as_str()))
+            .filter(|(k, _)| !KEY_EXCLUDED_ENV.contains(&k.as_str()))
             .collect();
         env.sort();
-        let mut context = format!("cwd={}\0", inner.cwd.display());
+        let mut context = String::new();
         for (k, v) in env {
             context.push_str(k);
             context.push('=');
@@ -166,8 +207,14 @@ impl CachedShell {
             return Ok(());
         }
         let data = encode(&self.entries, &self.context);
+        if let Some(d) = self.path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
         crate::confdata::write_atomic(&self.path, &data, false)?;
         self.dirty = false;
+        if let Some(d) = self.path.parent() {
+            evict(d, "shell-", KEEP_FILES);
+        }
         Ok(())
     }
 
@@ -178,7 +225,16 @@ impl CachedShell {
 
 impl Shell for CachedShell {
     fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
-        let key = format!("{}\0{}", cmd, self.identity(cmd));
+        // The working directory matters when the command names a relative path.
+        let relative = cmd
+            .split(|c: char| c.is_whitespace() || "|;&()<>'\"`=,".contains(c))
+            .any(|w| w.contains('/') && !w.starts_with('/'));
+        let cwd = if relative {
+            self.inner.cwd.display().to_string()
+        } else {
+            String::new()
+        };
+        let key = format!("{}\0{}\0{}", cmd, cwd, self.identity(cmd));
         if let Some(v) = self.entries.get(&key) {
             self.hits += 1;
             return Ok(v.clone());

@@ -54,12 +54,19 @@ fn value_of(k: &mut Kconfig, s: SymId) -> String {
     k.sym_string_value_now(s)
 }
 
+/// Whether a request holds. A request for `m` (the driver available) is
+/// also met by `y` (built in): built in is never less available.
+pub fn request_holds(actual: &str, w: &Want) -> bool {
+    match w {
+        Want::Tri(Tri::M) => actual == "m" || actual == "y",
+        Want::Tri(t) => actual == t.as_str(),
+        Want::Text(t) => actual == t,
+    }
+}
+
 fn holds(k: &mut Kconfig, s: SymId, w: &Want) -> bool {
     let v = value_of(k, s);
-    match w {
-        Want::Tri(t) => v == t.as_str(),
-        Want::Text(t) => &v == t,
-    }
+    request_holds(&v, w)
 }
 
 struct Ctx<'a> {
@@ -80,6 +87,18 @@ impl Ctx<'_> {
         if s.idx() < 3 || self.k.is_choice(s) {
             return;
         }
+        let has_prompt = self
+            .k
+            .sym(s)
+            .props
+            .iter()
+            .any(|p| matches!(self.k.prop(*p).ty, PropType::Prompt | PropType::Menu));
+        if v == Tri::N && !has_prompt {
+            // A promptless option cannot be switched off by a user value.
+            let n = self.k.sym_name(s);
+            self.conflicts.push(format!("CONFIG_{needed_by} would need CONFIG_{n}=n ({because}), but CONFIG_{n} has no prompt"));
+            return;
+        }
         if let Some(w) = self.fixed_value(s) {
             if *w != Want::Tri(v) {
                 let n = self.k.sym_name(s);
@@ -94,9 +113,15 @@ impl Ctx<'_> {
             }
             return;
         }
-        if !self.out.iter().any(|(x, _, _, _)| *x == s) {
-            self.out
-                .push((s, v, needed_by.to_string(), because.to_string()));
+        match self.out.iter_mut().find(|(x, _, _, _)| *x == s) {
+            Some(e) => {
+                if e.1 != Tri::N && v > e.1 {
+                    *e = (s, v, needed_by.to_string(), because.to_string());
+                }
+            }
+            None => self
+                .out
+                .push((s, v, needed_by.to_string(), because.to_string())),
         }
     }
 
@@ -109,8 +134,18 @@ impl Ctx<'_> {
             Expr::And(a, b) => self.cost(a, v) + self.cost(b, v),
             Expr::Or(a, b) => self.cost(a, v).min(self.cost(b, v)),
             Expr::Sym(s) if s.idx() < 3 => 1000,
+            // A promptless option cannot be set; it needs its own selector.
+            Expr::Sym(s) if !self.has_prompt(s) => 50,
             _ => 1,
         }
+    }
+
+    fn has_prompt(&self, s: SymId) -> bool {
+        self.k
+            .sym(s)
+            .props
+            .iter()
+            .any(|p| matches!(self.k.prop(*p).ty, PropType::Prompt | PropType::Menu))
     }
 
     /// Make `e` evaluate to at least `v`.
@@ -266,6 +301,27 @@ impl Ctx<'_> {
             self.need(dep, Tri::Y, &name, &txt);
         }
         if prompts.is_empty() {
+            // A default can turn it on: its direct dependencies, the
+            // default's condition and the default's value must hold.
+            let first_default = sym
+                .props
+                .iter()
+                .copied()
+                .find(|p| self.k.prop(*p).ty == PropType::Default);
+            if let Some(p) = first_default {
+                let e = self.k.prop(p).expr;
+                let c = self.k.prop(p).visible.expr;
+                let e_str = self.k.expr_to_string_with_values(e);
+                let c_str = self.k.expr_to_string_with_values(c);
+                let d_str = self.k.expr_to_string_with_values(sym.dir_dep.expr);
+                let before = self.conflicts.len();
+                self.need(sym.dir_dep.expr, v, &name, &format!("depends on {d_str}"));
+                self.need(c, v, &name, &format!("its default applies if {c_str}"));
+                self.need(e, v, &name, &format!("its default is {e_str}"));
+                if self.conflicts.len() == before {
+                    return;
+                }
+            }
             // Only a select can turn it on: pick the cheapest selector.
             let mut terms = Vec::new();
             collect_or(self.k, sym.rev_dep.expr, &mut terms);
@@ -389,8 +445,11 @@ pub type Evaluate<'a> = dyn FnMut(&[(String, Want)]) -> Option<Kconfig> + 'a;
 /// requests, so a request wins over an addition) and returns the settled
 /// tree; it is the judge of every round. Returns the plan and the last
 /// evaluated tree.
+/// `required[i]` says whether request `i` must hold; optional requests are
+/// applied but the resolver does not change other options for them.
 pub fn resolve(
     requests: &[(String, Want)],
+    required: &[bool],
     evaluate: &mut Evaluate<'_>,
     max_rounds: usize,
 ) -> Option<(Plan, Kconfig)> {
@@ -413,9 +472,11 @@ pub fn resolve(
             .iter()
             .filter_map(|(n, w)| k.find(n).map(|s| (s, w.clone())))
             .collect();
-        let targets: Vec<(SymId, Want)> = fixed
+        let targets: Vec<(SymId, Want)> = requests
             .iter()
-            .cloned()
+            .enumerate()
+            .filter(|(i, _)| required.get(*i).copied().unwrap_or(true))
+            .filter_map(|(_, (n, w))| k.find(n).map(|s| (s, w.clone())))
             .chain(
                 adds.iter()
                     .filter_map(|a| k.find(&a.name).map(|s| (s, Want::Tri(a.value)))),
@@ -434,14 +495,7 @@ pub fn resolve(
             }
             match w {
                 Want::Tri(Tri::N) => ctx.off(*s, Tri::N),
-                Want::Tri(v) => {
-                    let cur = ctx.k.sym(*s).curr_tri;
-                    if *v == Tri::M && cur == Tri::Y && ctx.k.sym(*s).rev_dep.tri == Tri::Y {
-                        ctx.off(*s, Tri::M);
-                    } else {
-                        ctx.on(*s, *v);
-                    }
-                }
+                Want::Tri(v) => ctx.on(*s, *v),
                 Want::Text(_) => ctx.visible(*s),
             }
         }
@@ -459,7 +513,14 @@ pub fn resolve(
         let mut progress = false;
         for (s, v, by, because) in out {
             let name = k.sym_name(s);
-            if adds.iter().any(|a| a.name == name) {
+            if let Some(a) = adds.iter_mut().find(|a| a.name == name) {
+                // Needed at a higher level now (y where m was added).
+                if a.value != Tri::N && v > a.value {
+                    a.value = v;
+                    a.needed_by = by;
+                    a.because = because;
+                    progress = true;
+                }
                 continue;
             }
             progress = true;

@@ -182,6 +182,24 @@ fn source_dir(spec: &Spec, k: &Kernel) -> Result<PathBuf, Diagnostic> {
     }
 }
 
+/// The `set` and `unset` requests of a kernel, in order.
+pub fn spec_asks(k: &Kernel) -> Vec<Ask> {
+    k.set
+        .iter()
+        .chain(k.unset.iter())
+        .map(|r| Ask {
+            name: r.name.clone(),
+            value: r.value.clone(),
+            optional: r.optional,
+            origin: Origin::Spec {
+                loc: r.loc.clone(),
+                why: r.why.clone(),
+            },
+            alternatives: Vec::new(),
+        })
+        .collect()
+}
+
 /// Collects the requests of a kernel: features (with includes) first, in
 /// order, then `set`, then `unset`.
 fn collect(
@@ -198,23 +216,13 @@ fn collect(
             &f.name, f.optional, &f.loc, lib, t, &mut asks, &mut seen, errors, warnings,
         );
     }
-    for r in k.set.iter().chain(k.unset.iter()) {
-        asks.push(Ask {
-            name: r.name.clone(),
-            value: r.value.clone(),
-            optional: r.optional,
-            origin: Origin::Spec {
-                loc: r.loc.clone(),
-                why: r.why.clone(),
-            },
-            alternatives: Vec::new(),
-        });
-    }
+    asks.extend(spec_asks(k));
     asks
 }
 
+/// Adds a feature's requests (with its includes) as they apply to `t`.
 #[allow(clippy::too_many_arguments)] // reason: a recursive walk carrying its accumulators
-fn add_feature(
+pub fn add_feature(
     name: &str,
     optional: bool,
     at: &Loc,
@@ -273,20 +281,10 @@ fn add_feature(
             why: o.why.clone(),
             named_at: at.clone(),
         };
+        // An option's own `arches`/`kernels` say where it is part of the
+        // feature (e.g. a symbol renamed between versions); elsewhere it does
+        // not apply. A whole feature that does not apply is reported above.
         if !o.kernels.matches(t.version) {
-            let msg = format!(
-                "CONFIG_{} (feature '{name}': {}) is not available on Linux {}.{} (it needs {})",
-                o.name,
-                o.why,
-                t.version.0,
-                t.version.1,
-                o.kernels.describe()
-            );
-            if optional || o.optional {
-                warnings.push(at.warning(msg));
-            } else {
-                errors.push(at.error(msg));
-            }
             continue;
         }
         asks.push(Ask {
@@ -418,6 +416,11 @@ pub fn generate(
         arch: k.arch.as_ref().map(|a| a.value.clone()),
         objtree: Some(objtree.clone()),
         no_cache,
+        make_vars: k
+            .cross_compile
+            .iter()
+            .map(|c| ("CROSS_COMPILE".to_string(), c.value.clone()))
+            .collect(),
         ..TreeOptions::default()
     };
     let tree = match open(&opts) {
@@ -519,6 +522,7 @@ pub fn generate(
     // Lines for the requests, by name (the resolver hands names back).
     let mut req_lines: Vec<(String, String)> = Vec::new();
     let mut wants: Vec<(String, ktailor_resolve::Want)> = Vec::new();
+    let mut required: Vec<bool> = Vec::new();
     for a in &checked {
         let Some(s) = probe.find(&a.name) else {
             continue;
@@ -540,9 +544,10 @@ pub fn generate(
         };
         req_lines.push((a.name.clone(), line));
         wants.push((a.name.clone(), w));
+        required.push(!a.optional);
     }
     drop(lines);
-    std::mem::forget(probe);
+    drop(probe);
     let mut last_config: Option<Vec<u8>> = None;
     let mut run_err: Option<Vec<Diagnostic>> = None;
     let mut evaluate = |all: &[(String, ktailor_resolve::Want)]| -> Option<Kconfig> {
@@ -573,7 +578,7 @@ pub fn generate(
             }
         }
     };
-    let Some((plan, kc)) = ktailor_resolve::resolve(&wants, &mut evaluate, 40) else {
+    let Some((plan, kc)) = ktailor_resolve::resolve(&wants, &required, &mut evaluate, 40) else {
         res.errors.extend(run_err.unwrap_or_default());
         return res;
     };
@@ -586,15 +591,21 @@ pub fn generate(
     let config = out_config.unwrap_or_default();
     if !res.failed() {
         if let Some(dir) = out_dir {
+            // Only the configuration: the build's syncconfig writes the
+            // auto.conf files from it.
             let dest = dir.join(&k.name).join(".config");
-            match tree.write_config(&mut kc, &config, &dest) {
-                Ok(()) => res.written = Some(dest),
-                Err(e) => res.errors.extend(e.diags),
+            match ktailor_kconfig::confdata::write_atomic(&dest, &config, true) {
+                Ok(_) => res.written = Some(dest),
+                Err(e) => res.errors.push(Diagnostic::error(
+                    "",
+                    0,
+                    format!("cannot write {}: {e}", dest.display()),
+                )),
             }
         }
         res.config = Some(config);
     }
-    std::mem::forget(kc);
+    drop(kc);
     res
 }
 
@@ -613,7 +624,8 @@ pub fn judge(k: &mut Kconfig, a: Ask) -> Verdict {
     let ty = k.sym(s).ty;
     let actual = k.sym_string_value_now(s);
     let want = a.value.canonical(ty).unwrap_or_default();
-    let holds = actual == want;
+    // m (available as a module) is also met by y (built in).
+    let holds = actual == want || (want == "m" && actual == "y");
     let reasons = if holds {
         Vec::new()
     } else {
@@ -648,7 +660,27 @@ pub fn explain(k: &mut Kconfig, s: SymId, want: &Value) -> Vec<String> {
             ));
         }
         if prompts.is_empty() {
-            r.push("it has no prompt: only a `select` can turn it on, and nothing that selects it is enabled".into());
+            let mut had_default = false;
+            if let Some(p) = sym
+                .props
+                .iter()
+                .copied()
+                .find(|p| k.prop(*p).ty == PropType::Default)
+            {
+                had_default = true;
+                let c = k.prop(p).visible.expr;
+                let cv = k.expr_to_string_with_values(c);
+                r.push(format!(
+                    "it has no prompt; its default applies only if {cv}"
+                ));
+                if !k.exprs.is_yes(sym.dir_dep.expr) {
+                    let d = k.expr_to_string_with_values(sym.dir_dep.expr);
+                    r.push(format!("unmet dependency: depends on {d}"));
+                }
+            }
+            if !had_default {
+                r.push("it has no prompt: only a `select` can turn it on, and nothing that selects it is enabled".into());
+            }
             r.extend(selectors(k, sym.rev_dep.expr, "selected by"));
         } else if sym.visible < Tri::M || (*want == Value::Tri(Tri::Y) && sym.visible < Tri::Y) {
             if !k.exprs.is_yes(sym.dir_dep.expr) {

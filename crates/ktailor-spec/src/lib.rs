@@ -13,6 +13,7 @@
 //! values (`ktailor-kconfig`), or resolving missing dependencies (the
 //! resolver).
 
+pub mod check;
 pub mod features;
 pub mod generate;
 pub mod spec;

@@ -10,6 +10,7 @@
 //! features = ["qemu-guest", { name = "debug-off", optional = true }]
 //! set = { LOG_BUF_SHIFT = 16, CMDLINE = { value = "console=ttyS0", why = "serial console" } }
 //! unset = ["MODULES", { name = "SOUND", why = "no audio in a sandbox" }]
+//! # cross-compile = "aarch64-linux-gnu-"   # make's CROSS_COMPILE
 //!
 //! [kernel.big]
 //! extends = "sandbox"             # everything sandbox has, plus:
@@ -47,6 +48,9 @@ impl Loc {
 
 impl std::fmt::Display for Loc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}", self.file);
+        }
         write!(f, "{}:{}:{}", self.file, self.line, self.col)
     }
 }
@@ -90,6 +94,10 @@ pub struct Kernel {
     pub set: Vec<Request>,
     pub unset: Vec<Request>,
     pub hardware: Vec<Located<String>>,
+    /// make's CROSS_COMPILE (e.g. `aarch64-linux-gnu-`): Kconfig probes
+    /// the toolchain, so an arm64 kernel needs an arm64 assembler for
+    /// options such as KVM.
+    pub cross_compile: Option<Located<String>>,
 }
 
 /// A parsed spec.
@@ -131,6 +139,8 @@ struct RawKernel {
     unset: Vec<Spanned<RawUnset>>,
     #[serde(default)]
     hardware: Vec<Spanned<String>>,
+    #[serde(default, rename = "cross-compile")]
+    cross_compile: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +280,7 @@ impl Spec {
                 kern.source = kern.source.or_else(|| d.source.clone());
                 kern.arch = kern.arch.or_else(|| d.arch.clone());
                 kern.base = kern.base.or_else(|| d.base.clone());
+                kern.cross_compile = kern.cross_compile.or_else(|| d.cross_compile.clone());
                 let mut f = d.features.clone();
                 f.extend(kern.features);
                 kern.features = f;
@@ -375,6 +386,7 @@ impl Spec {
         out.source = k.source.or(parent.source);
         out.arch = k.arch.or(parent.arch);
         out.base = k.base.or(parent.base);
+        out.cross_compile = k.cross_compile.or(parent.cross_compile);
         out.features = parent.features.into_iter().chain(k.features).collect();
         out.set = parent.set.into_iter().chain(k.set).collect();
         out.unset = parent.unset.into_iter().chain(k.unset).collect();
@@ -418,6 +430,7 @@ fn convert(
         arch: located(lines, r.arch),
         base: located(lines, r.base),
         extends: located(lines, r.extends),
+        cross_compile: located(lines, r.cross_compile),
         ..Kernel::default()
     };
     for f in r.features {

@@ -40,7 +40,7 @@ pub struct GenerateArgs {
 pub struct FeaturesArgs {
     #[command(subcommand)]
     pub cmd: Option<FeaturesCmd>,
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", global = true)]
     pub format: Format,
 }
 
@@ -327,4 +327,164 @@ pub fn run(a: GenerateArgs) -> u8 {
         );
     }
     code
+}
+
+/// Check an existing configuration against features or a spec kernel.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The configuration to check (default: the running kernel's
+    /// /proc/config.gz, else /boot/config-$(uname -r)).
+    #[arg(long, value_name = "FILE", conflicts_with = "running")]
+    pub config: Option<PathBuf>,
+    /// Check the running kernel's configuration.
+    #[arg(long)]
+    pub running: bool,
+    /// A feature to check (repeatable).
+    #[arg(long = "feature", value_name = "NAME")]
+    pub features: Vec<String>,
+    /// A spec whose kernel's requests to check.
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// The spec's kernel (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub kernel: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn running_config() -> Result<(String, Vec<u8>), String> {
+    if let Ok(o) = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg("/proc/config.gz")
+        .output()
+    {
+        if o.status.success() && !o.stdout.is_empty() {
+            return Ok(("/proc/config.gz".into(), o.stdout));
+        }
+    }
+    let rel = std::process::Command::new("uname")
+        .arg("-r")
+        .output()
+        .map_err(|e| format!("uname: {e}"))?;
+    let rel = String::from_utf8_lossy(&rel.stdout).trim().to_string();
+    let p = format!("/boot/config-{rel}");
+    std::fs::read(&p)
+        .map(|d| (p.clone(), d))
+        .map_err(|e| format!("no /proc/config.gz and cannot read {p}: {e}"))
+}
+
+pub fn check(a: CheckArgs) -> u8 {
+    use ktailor_spec::check::{check as run_check, collect_for_check, ConfigFile};
+    if a.features.is_empty() && a.spec.is_none() {
+        eprintln!("error: nothing to check against\n\nhint: give --feature NAME (repeatable) or --spec SPEC");
+        return EXIT_ERROR;
+    }
+    let (name, data) = match &a.config {
+        Some(p) => match std::fs::read(p) {
+            Ok(d) => (p.display().to_string(), d),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", p.display());
+                return EXIT_ERROR;
+            }
+        },
+        None => match running_config() {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}\n\nhint: give --config FILE");
+                return EXIT_ERROR;
+            }
+        },
+    };
+    let cfg = ConfigFile::parse(&String::from_utf8_lossy(&data));
+    let spec = match &a.spec {
+        Some(p) => match Spec::load(p) {
+            Ok(s) => Some(s),
+            Err(d) => {
+                print_diags(&d, std::path::Path::new("."));
+                return EXIT_ERROR;
+            }
+        },
+        None => None,
+    };
+    let lib = match &spec {
+        Some(s) => match load_library(s) {
+            Ok(l) => l,
+            Err(d) => {
+                print_diags(&d, std::path::Path::new("."));
+                return EXIT_ERROR;
+            }
+        },
+        None => match library() {
+            Ok(l) => l,
+            Err(c) => return c,
+        },
+    };
+    let kernel = match (&spec, &a.kernel) {
+        (Some(_), Some(k)) => Some(k.clone()),
+        (Some(s), None) if s.kernels.len() == 1 => Some(s.kernels[0].name.clone()),
+        (Some(s), None) => {
+            let all: Vec<&str> = s.kernels.iter().map(|k| k.name.as_str()).collect();
+            eprintln!(
+                "error: the spec declares several kernels\n\nhint: choose one with --kernel: {}",
+                all.join(", ")
+            );
+            return EXIT_ERROR;
+        }
+        (None, _) => None,
+    };
+    let sk = spec.as_ref().zip(kernel.as_deref());
+    let (asks, warnings) = match collect_for_check(&lib, &a.features, sk, &cfg) {
+        Ok(x) => x,
+        Err(d) => {
+            print_diags(&d, std::path::Path::new("."));
+            return EXIT_ERROR;
+        }
+    };
+    print_diags(&warnings, std::path::Path::new("."));
+    let results = run_check(asks, &cfg);
+    let failed = results
+        .iter()
+        .filter(|c| !c.holds && !c.ask.optional)
+        .count();
+    match a.format {
+        Format::Json => {
+            let v: Vec<_> = results
+                .iter()
+                .map(|c| json!({"option": c.ask.name, "requested": c.ask.value.describe().trim_matches('"'), "actual": c.actual, "holds": c.holds, "optional": c.ask.optional, "origin": origin_json(&c.ask.origin)}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"config": name, "passed": failed == 0, "checks": v})
+                )
+                .unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            println!("checking {name}");
+            for c in &results {
+                let mark = if c.holds {
+                    "✓"
+                } else if c.ask.optional {
+                    "~"
+                } else {
+                    "✗"
+                };
+                let got = c.actual.clone().unwrap_or_else(|| "absent".into());
+                let why = c.ask.origin.why().unwrap_or("");
+                println!(
+                    "{mark} CONFIG_{}={} (is {got}) — {why}",
+                    c.ask.name,
+                    c.ask.value.describe().trim_matches('"')
+                );
+            }
+            let ok = results.iter().filter(|c| c.holds).count();
+            println!("{ok} of {} hold, {failed} required fail", results.len());
+        }
+    }
+    if failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }

@@ -69,6 +69,9 @@ enum Cmd {
     Generate(generate_cmd::GenerateArgs),
     /// List the feature library, or show one feature.
     Features(generate_cmd::FeaturesArgs),
+    /// Check a configuration (a file or the running kernel's) against
+    /// features or a spec kernel.
+    Check(generate_cmd::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             Cmd::Kconfig(a) => kconfig_cmd::run(a),
             Cmd::Generate(a) => generate_cmd::run(a),
             Cmd::Features(a) => generate_cmd::features(a),
+            Cmd::Check(a) => generate_cmd::check(a),
         });
     let code = match child.map(|h| h.join()) {
         Ok(Ok(c)) => c,

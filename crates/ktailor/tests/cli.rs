@@ -210,3 +210,68 @@ fn savedefconfig_writes_only_non_defaults() {
     assert_eq!(o.code, 0);
     assert_eq!(t.read("min"), "CONFIG_MODULES=y\nCONFIG_A=y\n");
 }
+
+#[test]
+fn check_reports_each_feature_option_and_fails_when_one_does_not_hold() {
+    let t = Tmp::new("check");
+    let head = "#\n# Automatically generated file; DO NOT EDIT.\n# Linux/x86 6.12.1 Kernel Configuration\n#\n";
+    t.write("good.config", &format!("{head}CONFIG_VIRTIO_BLK=y\n"));
+    t.write(
+        "bad.config",
+        &format!("{head}# CONFIG_VIRTIO_BLK is not set\n"),
+    );
+    let o = ktailor(
+        t.path(),
+        &[
+            "check",
+            "--config",
+            "good.config",
+            "--feature",
+            "virtio-blk",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("✓ CONFIG_VIRTIO_BLK=y"), "{}", o.stdout);
+    let o = ktailor(
+        t.path(),
+        &["check", "--config", "bad.config", "--feature", "virtio-blk"],
+        &[],
+    );
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stdout.contains("✗ CONFIG_VIRTIO_BLK=y (is n)"),
+        "{}",
+        o.stdout
+    );
+    let o = ktailor(
+        t.path(),
+        &[
+            "check",
+            "--config",
+            "good.config",
+            "--feature",
+            "virtio-blkk",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("did you mean 'virtio-blk'"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn generate_rejects_a_spec_with_an_unknown_key_at_its_location() {
+    let t = Tmp::new("specerr");
+    t.write(
+        "s.toml",
+        "[kernel.a]\nbase = \"tinyconfig\"\nfeaturez = [\"9p\"]\n",
+    );
+    let o = ktailor(t.path(), &["generate", "s.toml"], &[]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("s.toml:3:1"), "{}", o.stderr);
+    assert!(!t.path().join("out").exists());
+}

@@ -1,0 +1,219 @@
+//! Specs on real trees: every feature of the library generates (passes the
+//! gate) wherever it claims to apply, and every shipped example generates
+//! on 6.12 into a configuration that the kernel's own `make olddefconfig`
+//! leaves byte-identical.
+//!
+//! Both need the kernel trees and Debian's packages that
+//! scripts/setup-trees.sh installs, so they are `#[ignore]`d in a plain
+//! `cargo test`; scripts/test.sh runs them with `--include-ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn trees() -> PathBuf {
+    match std::env::var_os("KTAILOR_TREES") {
+        Some(t) => PathBuf::from(t),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ktailor/trees"),
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ktailor-specs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn ktailor(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_ktailor"))
+        .args(args)
+        .output()
+        .expect("run ktailor");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Values a feature expects the spec to provide (documented in the
+/// feature's description).
+const PARAMETERS: &[(&str, &str)] = &[(
+    "initramfs-builtin",
+    "set = { INITRAMFS_SOURCE = \"initramfs.list\" }",
+)];
+
+#[test]
+#[ignore = "needs the kernel trees of scripts/setup-trees.sh; scripts/test.sh runs it"]
+fn every_feature_generates_wherever_it_claims_to_apply() {
+    let (code, out, err) = ktailor(&["features", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let names: Vec<String> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|f| f["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        names.len() >= 70,
+        "the library has {} features",
+        names.len()
+    );
+    // (tree, ARCH, CROSS_COMPILE): x86_64 on both versions, arm64 on 6.12
+    // with an arm64 toolchain (Kconfig probes the assembler).
+    let targets = [
+        ("6.12", "x86_64", ""),
+        ("6.12", "arm64", "aarch64-linux-gnu-"),
+        ("6.1", "x86_64", ""),
+    ];
+    let dir = tmpdir("features");
+    let mut failures = Vec::new();
+    let mut generated = 0;
+    for (ver, arch, cross) in targets {
+        // One spec per target, one kernel per (feature, base) that applies.
+        let mut spec = String::new();
+        for name in &names {
+            let (_, show, _) = ktailor(&["features", "show", name, "--format", "json"]);
+            let f: serde_json::Value = serde_json::from_str(&show).expect("json");
+            let arch_ok = match f["arches"].as_array() {
+                None => true,
+                Some(a) => a.iter().any(|x| x.as_str() == Some(arch)),
+            };
+            let kernels = f["kernels"].as_str().unwrap_or("");
+            let ver_ok = kernels.is_empty() || version_matches(kernels, ver);
+            if !arch_ok || !ver_ok {
+                continue;
+            }
+            for base in ["tinyconfig", "defconfig"] {
+                spec.push_str(&format!(
+                    "[kernel.{name}-{base}]\nsource = \"{}\"\narch = \"{arch}\"\nbase = \"{base}\"\nfeatures = [\"{name}\"]\n",
+                    trees().join(format!("linux-source-{ver}")).display()
+                ));
+                if !cross.is_empty() {
+                    spec.push_str(&format!("cross-compile = \"{cross}\"\n"));
+                }
+                if let Some((_, p)) = PARAMETERS.iter().find(|(n, _)| n == name) {
+                    spec.push_str(p);
+                    spec.push('\n');
+                }
+                spec.push('\n');
+                generated += 1;
+            }
+        }
+        let path = dir.join(format!("features-{ver}-{arch}.toml"));
+        std::fs::write(&path, &spec).expect("write spec");
+        let out_dir = dir.join(format!("out-{ver}-{arch}"));
+        let (code, out, err) = ktailor(&[
+            "generate",
+            path.to_str().expect("path"),
+            "--out",
+            out_dir.to_str().expect("path"),
+            "--format",
+            "json",
+        ]);
+        let results: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
+        for r in results.as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
+            if r["passed"] != serde_json::Value::Bool(true) {
+                failures.push(format!("{ver} {arch} {}: {}", r["kernel"], r));
+            }
+        }
+        if code != 0 && failures.is_empty() {
+            failures.push(format!("{ver} {arch}: exit {code}\n{err}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        failures.is_empty(),
+        "{} of {generated} feature kernels failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn version_matches(constraint: &str, ver: &str) -> bool {
+    let parse = |s: &str| -> (u32, u32) {
+        let mut it = s.trim().split('.');
+        (
+            it.next().and_then(|x| x.parse().ok()).unwrap_or(0),
+            it.next().and_then(|x| x.parse().ok()).unwrap_or(0),
+        )
+    };
+    let v = parse(ver);
+    constraint.split(',').all(|c| {
+        let c = c.trim();
+        if let Some(x) = c.strip_prefix(">=") {
+            v >= parse(x)
+        } else if let Some(x) = c.strip_prefix("<=") {
+            v <= parse(x)
+        } else if let Some(x) = c.strip_prefix('>') {
+            v > parse(x)
+        } else if let Some(x) = c.strip_prefix('<') {
+            v < parse(x)
+        } else {
+            v == parse(c.trim_start_matches('='))
+        }
+    })
+}
+
+#[test]
+#[ignore = "needs the kernel trees of scripts/setup-trees.sh; scripts/test.sh runs it"]
+fn examples_generate_and_are_fixed_points_of_make_olddefconfig() {
+    let src = trees().join("linux-source-6.12");
+    let dir = tmpdir("examples");
+    let mut checked = 0;
+    for ex in ["qemu-sandbox", "fortros", "stal-ix", "edge-rt"] {
+        let spec = repo().join("examples").join(format!("{ex}.toml"));
+        let out_dir = dir.join(ex);
+        let (code, out, err) = ktailor(&[
+            "generate",
+            spec.to_str().expect("path"),
+            "--out",
+            out_dir.to_str().expect("path"),
+        ]);
+        assert_eq!(code, 0, "example {ex} failed the gate:\n{out}\n{err}");
+        for entry in std::fs::read_dir(&out_dir).expect("out dir") {
+            let kdir = entry.expect("entry").path();
+            let config = kdir.join(".config");
+            if !config.is_file() {
+                continue;
+            }
+            let generated = std::fs::read(&config).expect("read");
+            let copy = dir.join(format!(
+                "{ex}-{}.config",
+                kdir.file_name().expect("name").to_string_lossy()
+            ));
+            std::fs::write(&copy, &generated).expect("write");
+            let obj = dir.join("make-obj");
+            let st = Command::new("make")
+                .arg("-s")
+                .arg("-C")
+                .arg(&src)
+                .arg(format!("O={}", obj.display()))
+                .arg("ARCH=x86_64")
+                .arg(format!("KCONFIG_CONFIG={}", copy.display()))
+                .arg("olddefconfig")
+                .status()
+                .expect("run make");
+            assert!(
+                st.success(),
+                "make olddefconfig failed on {}",
+                copy.display()
+            );
+            let after = std::fs::read(&copy).expect("read");
+            assert!(
+                after == generated,
+                "{ex}/{}: make olddefconfig changed the generated config",
+                kdir.display()
+            );
+            checked += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(checked >= 7, "only {checked} example kernels were checked");
+}
