@@ -21,7 +21,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test" >&2
-cargo test --workspace --locked -- --include-ignored
+cargo test --workspace --release --locked -- --include-ignored
 
 echo "== differential suite against the C conf" >&2
 cargo build --release --locked -p ktailor
