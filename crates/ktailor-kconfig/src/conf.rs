@@ -31,6 +31,10 @@ pub enum Mode {
     SaveDefconfig,
     ListNewconfig,
     HelpNewconfig,
+    /// `make oldconfig`: ask about options without a value.
+    OldConfig,
+    /// `make config`: ask about every option.
+    OldAskConfig,
     Yes2Modconfig,
     Mod2Yesconfig,
     Mod2Noconfig,
@@ -50,6 +54,9 @@ pub struct RunInput<'a> {
     pub defconfig_file: Option<String>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub data: DataOptions,
+    /// Answers for the asking modes, and whether they come from a terminal
+    /// (otherwise each answer is echoed, as conf does).
+    pub stdin: Option<(&'a mut dyn std::io::BufRead, bool)>,
 }
 
 /// What a run produced.
@@ -61,6 +68,8 @@ pub struct RunOutput {
     pub defconfig: Option<Vec<u8>>,
     /// What conf prints on standard output (seed, listnewconfig lines).
     pub stdout: Vec<u8>,
+    /// What conf prints on standard error besides diagnostics.
+    pub stderr: Vec<u8>,
 }
 
 /// A failed run: a message conf would print, and diagnostics.
@@ -88,6 +97,7 @@ impl Kconfig {
             defconfig_file,
             env,
             data,
+            stdin,
         } = input;
         let mut out = RunOutput::default();
         let mut rng = None;
@@ -195,6 +205,21 @@ impl Kconfig {
                 let mut lines = Vec::new();
                 self.check_conf(MenuId::ROOT, &mode, &mut lines, &data);
                 out.stdout.extend_from_slice(&lines);
+            }
+            Mode::OldConfig | Mode::OldAskConfig => {
+                let mut empty: &[u8] = &[];
+                let (input, tty): (&mut dyn std::io::BufRead, bool) = match stdin {
+                    Some((i, t)) => (i, t),
+                    None => (&mut empty, false),
+                };
+                let mut a =
+                    crate::oldconfig::Ask::new(input, !tty, mode == Mode::OldAskConfig, &data);
+                self.run_ask(&mut a);
+                out.stdout.extend_from_slice(&a.out);
+                out.stderr.extend_from_slice(&a.err);
+                if let Some(f) = a.fatal {
+                    return Err(RunError { message: f });
+                }
             }
             Mode::OldDefconfig | Mode::SaveDefconfig => {}
         }

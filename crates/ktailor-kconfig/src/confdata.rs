@@ -47,7 +47,26 @@ impl Kconfig {
     }
 
     /// `conf_read_simple`: loads `data` (read from `name`) into slot `def`.
+    /// Warnings about its lines carry the line as read: the file itself may
+    /// be rewritten before anyone shows them.
     pub fn conf_read_simple(&mut self, name: &str, data: &[u8], def: usize, opts: &DataOptions) {
+        let first = self.diags.len();
+        self.conf_read_lines(name, data, def, opts);
+        if self.diags.len() > first {
+            let lines: Vec<&[u8]> = split_lines(data).collect();
+            for d in &mut self.diags[first..] {
+                if d.file != name || d.line == 0 {
+                    continue;
+                }
+                if let Some(l) = lines.get(d.line as usize - 1) {
+                    let text = String::from_utf8_lossy(strip_eol(l, self.dialect));
+                    d.excerpt = Some(text.into());
+                }
+            }
+        }
+    }
+
+    fn conf_read_lines(&mut self, name: &str, data: &[u8], def: usize, opts: &DataOptions) {
         let def_flag = flags::DEF_USER << def;
         self.conf_warnings = 0;
         let v61 = self.dialect == Dialect::V6_1;

@@ -121,6 +121,9 @@ pub struct Exprs {
     /// types do not change (cleared by [`Exprs::clear_memo`]).
     memo_transform: HashMap<ExprId, ExprId>,
     memo_dups: HashMap<ExprId, ExprId>,
+    /// `expr_eliminate_dups` as Linux 6.1 has it (y/n are only eliminated
+    /// after a pass that joined something) instead of 6.12's.
+    pub dups_61: bool,
 }
 
 impl Exprs {
@@ -478,7 +481,7 @@ impl<'a> Simplifier<'a> {
                         return l;
                     }
                 }
-                e
+                self.build(true, l, r)
             }
             Expr::Or(a, b) => {
                 let l = self.eliminate_yn(a);
@@ -497,7 +500,7 @@ impl<'a> Simplifier<'a> {
                         return r;
                     }
                 }
-                e
+                self.build(false, l, r)
             }
             _ => e,
         }
@@ -753,6 +756,36 @@ impl<'a> Simplifier<'a> {
         }
     }
 
+    /// 6.1's `expr_eliminate_dups`: joins pairs of operands of every
+    /// AND/OR chain (nested chains of the other operator too) and removes
+    /// y/n operands only when a pass joined something, so `A && y` stays.
+    fn eliminate_dups_61(&mut self, e0: ExprId) -> ExprId {
+        let mut e = e0;
+        let old = self.trans_count;
+        loop {
+            self.trans_count = 0;
+            e = self.dups_pass_61(e);
+            if self.trans_count == 0 {
+                break;
+            }
+            e = self.eliminate_yn(e);
+        }
+        self.trans_count = old;
+        e
+    }
+
+    fn dups_pass_61(&mut self, e: ExprId) -> ExprId {
+        let (and, l, r) = match self.ex.get(e) {
+            Expr::And(l, r) => (true, l, r),
+            Expr::Or(l, r) => (false, l, r),
+            _ => return e,
+        };
+        let mut l = self.dups_pass_61(l);
+        let mut r = self.dups_pass_61(r);
+        self.eliminate_dups1(and, &mut l, &mut r);
+        self.build(and, l, r)
+    }
+
     /// `expr_eliminate_dups`.
     pub fn eliminate_dups(&mut self, e: Option<ExprId>) -> Option<ExprId> {
         let e0 = e?;
@@ -765,6 +798,9 @@ impl<'a> Simplifier<'a> {
     }
 
     fn eliminate_dups_uncached(&mut self, e0: ExprId) -> ExprId {
+        if self.ex.dups_61 {
+            return self.eliminate_dups_61(e0);
+        }
         let mut e = e0;
         let old = self.trans_count;
         loop {

@@ -35,7 +35,7 @@ impl Kconfig {
     fn get_dep_str(&mut self, r: &mut String, e: Option<crate::ExprId>, prefix: &str) {
         if !self.exprs.is_yes(e) {
             r.push_str(prefix);
-            r.push_str(&self.expr_to_string_with_values(e));
+            r.push_str(&self.expr_to_string_with_current_values(e));
             r.push('\n');
         }
     }
@@ -98,7 +98,7 @@ impl Kconfig {
                 r.push_str(" && ");
             }
             let e = self.props[p.idx()].expr;
-            r.push_str(&self.expr_to_string_with_values(e));
+            r.push_str(&self.expr_to_string_with_current_values(e));
         }
         if hit {
             r.push('\n');
@@ -118,7 +118,7 @@ impl Kconfig {
                 first = false;
             }
             r.push_str("  - ");
-            r.push_str(&self.expr_to_string_with_values(Some(t)));
+            r.push_str(&self.expr_to_string_with_current_values(Some(t)));
             r.push('\n');
         }
     }
@@ -145,7 +145,7 @@ impl Kconfig {
                 if let Some(p) = self.sym_get_range_prop(s) {
                     let e = self.props[p.idx()].expr;
                     r.push_str("Range : ");
-                    r.push_str(&self.expr_to_string_with_values(e));
+                    r.push_str(&self.expr_to_string_with_current_values(e));
                     r.push('\n');
                 }
             }

@@ -23,6 +23,7 @@ pub mod expr;
 pub mod help;
 pub mod lexer;
 pub mod menu;
+mod oldconfig;
 pub mod parse_cache;
 pub mod parser;
 pub mod preprocess;
@@ -33,7 +34,7 @@ pub mod symbol;
 
 use std::rc::Rc;
 
-pub use diag::{Diagnostic, Severity};
+pub use diag::{Diagnostic, Origin, Severity};
 pub use expr::{CmpOp, Expr, ExprId, Exprs, Tri};
 
 /// Which version of scripts/kconfig's semantics to follow.
@@ -296,6 +297,7 @@ impl Kconfig {
             choice_names: Vec::new(),
             hash_order: Default::default(),
         };
+        k.exprs.dups_61 = dialect == Dialect::V6_1;
         for (name, tri) in [("y", Tri::Y), ("m", Tri::M), ("n", Tri::N)] {
             let mut s = Symbol::blank(Some(name.into()), 0);
             s.ty = SymType::Tristate;

@@ -377,6 +377,12 @@ impl Kconfig {
         let mut c = self.menus[m.idx()].list;
         while let Some(x) = c {
             if self.menu_is_visible(x) {
+                // 6.1 marks the symbol as having a user value here, so an
+                // invisible menu symbol shown for its children is not NEW
+                // (and keeps its user slot should it become visible).
+                if self.dialect == Dialect::V6_1 {
+                    self.syms[s.idx()].flags |= flags::DEF_USER;
+                }
                 return true;
             }
             c = self.menus[x.idx()].next;

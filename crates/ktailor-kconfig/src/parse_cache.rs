@@ -188,6 +188,7 @@ mod tests {
                 defconfig_file: None,
                 env: &env,
                 data: DataOptions::default(),
+                stdin: None,
             })
             .expect("run");
         out.config.expect("config")

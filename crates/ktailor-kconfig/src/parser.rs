@@ -211,18 +211,13 @@ impl<'a, 'p> Parser<'a, 'p> {
         }
         for m in self.pp.messages.drain(..) {
             match m {
-                PpMessage::Info(s) => self.k.diags.push(Diagnostic {
-                    severity: crate::Severity::Warning,
-                    file: String::new(),
-                    line: 0,
-                    col: 0,
-                    message: s,
-                    notes: vec!["(info)".into()],
-                    hint: None,
-                }),
-                PpMessage::Warning { file, line, text } => {
-                    self.k.diags.push(Diagnostic::warning(file, line, text))
-                }
+                PpMessage::Info(s) => self
+                    .k
+                    .diags
+                    .push(Diagnostic::warning("", 0, s).from_kconfig(crate::Origin::Info)),
+                PpMessage::Warning { file, line, text } => self.k.diags.push(
+                    Diagnostic::warning(file, line, text).from_kconfig(crate::Origin::Warning),
+                ),
             }
         }
     }

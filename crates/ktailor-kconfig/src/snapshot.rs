@@ -10,14 +10,14 @@
 
 use std::rc::Rc;
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Diagnostic, Origin, Severity};
 use crate::expr::{CmpOp, Expr, Exprs};
 use crate::{
     DefValue, Dialect, ExprId, ExprValue, FileId, Kconfig, Menu, MenuId, PropId, PropType,
     Property, SymId, SymType, Symbol, Tri,
 };
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 1\n";
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 2\n";
 
 struct W(Vec<u8>);
 
@@ -303,7 +303,13 @@ impl Kconfig {
         }
         w.u32(self.diags.len() as u32);
         for d in &self.diags {
-            w.u32(u32::from(d.severity == Severity::Error));
+            // 0 warning, 1 error, 2 $(info), 3 $(warning-if).
+            w.u32(match (d.origin, d.severity) {
+                (Origin::Info, _) => 2,
+                (Origin::Warning, _) => 3,
+                (Origin::Engine, Severity::Error) => 1,
+                (Origin::Engine, Severity::Warning) => 0,
+            });
             w.str(&d.file);
             w.u32(d.line);
             w.str(&d.message);
@@ -349,6 +355,7 @@ impl Kconfig {
             nodes.push(e);
         }
         k.exprs = Exprs::from_nodes(nodes);
+        k.exprs.dups_61 = k.dialect == Dialect::V6_1;
         let n = r.u32()? as usize;
         k.syms.reserve(n);
         for _ in 0..n {
@@ -475,7 +482,11 @@ impl Kconfig {
         }
         let n = r.u32()? as usize;
         for _ in 0..n {
-            let err = r.u32()? == 1;
+            let kind = r.u32()?;
+            if kind > 3 {
+                return None;
+            }
+            let err = kind == 1;
             let file = r.str()?;
             let line = r.u32()?;
             let message = r.str()?;
@@ -491,12 +502,18 @@ impl Kconfig {
                 } else {
                     Severity::Warning
                 },
+                origin: match kind {
+                    2 => Origin::Info,
+                    3 => Origin::Warning,
+                    _ => Origin::Engine,
+                },
                 file,
                 line,
                 col: 0,
                 message,
                 notes,
-                hint,
+                hint: hint.map(Into::into),
+                excerpt: None,
             });
         }
         if r.p != r.d.len() || k.syms.len() < 3 || k.menus.is_empty() {

@@ -455,6 +455,12 @@ impl Kconfig {
         for s in syms {
             self.sym_calc_value(s);
         }
+        self.expr_to_string_with_current_values(e)
+    }
+
+    /// Like [`Kconfig::expr_to_string_with_values`] but shows the values as
+    /// last computed, stale or not, as conf's help texts do.
+    pub fn expr_to_string_with_current_values(&self, e: Option<ExprId>) -> String {
         let mut out = String::new();
         let name = |s: SymId| self.sym_name(s);
         let val = |s: SymId| -> Option<String> {

@@ -131,7 +131,7 @@ fn source_dir(spec: &Spec, k: &Kernel) -> Result<PathBuf, Diagnostic> {
                 .trim_end_matches(".tar.xz")
                 .trim_end_matches(".tar.gz")
                 .trim_end_matches(".tar.bz2");
-            d.hint = Some(format!("install Debian's package: apt-get install {pkg}"));
+            d.hint = Some(format!("install Debian's package: apt-get install {pkg}").into());
         }
         d
     })?;
@@ -239,10 +239,13 @@ pub fn add_feature(
     seen.push(name.to_string());
     let Some(f) = lib.features.get(name) else {
         let mut d = at.error(format!("unknown feature '{name}'"));
-        d.hint = Some(match lib.suggest(name) {
-            Some(s) => format!("did you mean '{s}'? (`ktailor features` lists them)"),
-            None => "`ktailor features` lists the features".into(),
-        });
+        d.hint = Some(
+            match lib.suggest(name) {
+                Some(s) => format!("did you mean '{s}'? (`ktailor features` lists them)"),
+                None => "`ktailor features` lists the features".into(),
+            }
+            .into(),
+        );
         errors.push(d);
         return;
     };

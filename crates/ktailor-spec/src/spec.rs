@@ -314,7 +314,7 @@ impl Spec {
                     if let Some(s) =
                         crate::suggest::closest(&e.value, names.iter().map(|s| s.as_str()))
                     {
-                        d.hint = Some(format!("did you mean '{s}'?"));
+                        d.hint = Some(format!("did you mean '{s}'?").into());
                     }
                     errors.push(d);
                 } else if e.value == k.name {

@@ -79,6 +79,8 @@ impl Target {
             "yes2modconfig" => Mode::Yes2Modconfig,
             "mod2yesconfig" => Mode::Mod2Yesconfig,
             "mod2noconfig" => Mode::Mod2Noconfig,
+            "oldconfig" => Mode::OldConfig,
+            "config" | "oldaskconfig" => Mode::OldAskConfig,
             "tinyconfig" => return Ok(Target::Tiny),
             "defconfig" => {
                 let f = match file {
@@ -338,6 +340,12 @@ impl OpenTree {
         let data = self.data_options(extra_env);
         let config_in = config;
         let mut open = self.opener(&config_in);
+        use std::io::IsTerminal as _;
+        let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        let mut lock = std::io::stdin().lock();
+        let asks = matches!(mode, Mode::OldConfig | Mode::OldAskConfig);
+        let stdin: Option<(&mut dyn std::io::BufRead, bool)> =
+            if asks { Some((&mut lock, tty)) } else { None };
         let res = k.run(RunInput {
             mode,
             open: &mut open,
@@ -345,6 +353,7 @@ impl OpenTree {
             defconfig_file,
             env: &env,
             data,
+            stdin,
         });
         diags.append(&mut k.diags);
         match res {

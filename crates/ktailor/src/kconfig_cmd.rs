@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use ktailor_kconfig::Diagnostic;
+use ktailor_kconfig::{Diagnostic, Origin};
 use ktailor_tree::{open, Target, TreeOptions};
 
 use crate::{TreeOpts, EXIT_ERROR, EXIT_OK};
@@ -36,8 +36,8 @@ pub fn print_diags(diags: &[Diagnostic], srctree: &Path) {
             .map(|s| s.to_string())
     };
     for d in diags {
-        if d.notes.first().map(|n| n == "(info)").unwrap_or(false) {
-            println!("{}", d.message);
+        if d.origin == Origin::Info {
+            print!("{}", d.render(&source));
             continue;
         }
         eprint!("{}", d.render(&source));
