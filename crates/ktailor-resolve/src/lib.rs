@@ -16,6 +16,9 @@
 //! Not here: a complete search (a SAT encoding that proves impossibility
 //! and minimises changes is the planned next step).
 
+pub mod diff;
+pub mod explain;
+
 use ktailor_kconfig::expr::Expr;
 use ktailor_kconfig::{ExprId, Kconfig, PropType, SymId, SymType, Tri};
 
@@ -76,6 +79,9 @@ struct Ctx<'a> {
     conflicts: Vec<String>,
     /// Symbols whose values are fixed by the user.
     fixed: &'a [(SymId, Want)],
+    /// Promptless symbols being switched off through their selectors (a
+    /// guard against select cycles).
+    switching_off: Vec<SymId>,
 }
 
 impl Ctx<'_> {
@@ -94,7 +100,16 @@ impl Ctx<'_> {
             .iter()
             .any(|p| matches!(self.k.prop(*p).ty, PropType::Prompt | PropType::Menu));
         if v == Tri::N && !has_prompt {
-            // A promptless option cannot be switched off by a user value.
+            // A promptless option cannot be switched off by a user value,
+            // but when selects hold it on, switching those off may do.
+            // Should a default keep it on too, the next round shows it and
+            // this reports the conflict.
+            if self.k.sym(s).rev_dep.tri > Tri::N && !self.switching_off.contains(&s) {
+                self.switching_off.push(s);
+                self.off(s, Tri::N);
+                self.switching_off.pop();
+                return;
+            }
             let n = self.k.sym_name(s);
             self.conflicts.push(format!("CONFIG_{needed_by} would need CONFIG_{n}=n ({because}), but CONFIG_{n} has no prompt"));
             return;
@@ -137,6 +152,24 @@ impl Ctx<'_> {
             // A promptless option cannot be set; it needs its own selector.
             Expr::Sym(s) if !self.has_prompt(s) => 50,
             _ => 1,
+        }
+    }
+
+    /// What turning `e` down to at most `max` takes (a cost estimate):
+    /// an option with a prompt is cheap, one held on by selects costs its
+    /// selectors, one held on by a default alone cannot be turned off.
+    fn cost_off(&mut self, e: ExprId, max: Tri) -> usize {
+        if self.k.expr_calc_value(Some(e)) <= max {
+            return 0;
+        }
+        match self.k.exprs.get(e) {
+            Expr::And(a, b) => self.cost_off(a, max).min(self.cost_off(b, max)),
+            Expr::Or(a, b) => self.cost_off(a, max) + self.cost_off(b, max),
+            Expr::Not(a) => self.cost(a, max.not()),
+            Expr::Sym(s) if s.idx() < 3 => 1000,
+            Expr::Sym(s) if self.has_prompt(s) => 1,
+            Expr::Sym(s) if self.k.sym(s).rev_dep.tri > max => 10,
+            _ => 1000,
         }
     }
 
@@ -261,8 +294,9 @@ impl Ctx<'_> {
                 self.need_off(Some(b), max, by, because);
             }
             Expr::And(a, b) => {
-                let va = self.k.expr_calc_value(Some(a));
-                let pick = if va <= max { a } else { b };
+                // Either side off will do: the cheaper one, left on a tie.
+                let (ca, cb) = (self.cost_off(a, max), self.cost_off(b, max));
+                let pick = if ca <= cb { a } else { b };
                 self.need_off(Some(pick), max, by, because);
             }
             Expr::Not(a) => self.need(Some(a), max.not(), by, because),
@@ -382,7 +416,7 @@ impl Ctx<'_> {
             for t in terms {
                 if self.k.expr_calc_value(Some(t)) > max {
                     let txt = format!(
-                        "it selects CONFIG_{name}: {}",
+                        "its selector off: selected by {}",
                         self.k.expr_to_string_with_values(Some(t))
                     );
                     self.need_off(Some(t), max, &name, &txt);
@@ -488,6 +522,7 @@ pub fn resolve(
             alternatives: Vec::new(),
             conflicts: Vec::new(),
             fixed: &fixed,
+            switching_off: Vec::new(),
         };
         for (s, w) in &targets {
             if holds(ctx.k, *s, w) {

@@ -3,6 +3,7 @@
 
 mod generate_cmd;
 mod kconfig_cmd;
+mod resolve_cmd;
 
 use std::process::ExitCode;
 
@@ -72,6 +73,16 @@ enum Cmd {
     /// Check a configuration (a file or the running kernel's) against
     /// features or a spec kernel.
     Check(generate_cmd::CheckArgs),
+    /// Explain an option: its value and why, dependencies with live
+    /// values, selects, help, and what enabling it would take.
+    Explain(resolve_cmd::ExplainArgs),
+    /// Enable options with everything they need; the exact engine confirms
+    /// the plan before anything is written.
+    Enable(resolve_cmd::EnableArgs),
+    /// Switch options off, following the selects that force them on.
+    Disable(resolve_cmd::DisableArgs),
+    /// Compare two configurations (removed, added, changed).
+    Diff(resolve_cmd::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +95,10 @@ fn main() -> ExitCode {
             Cmd::Generate(a) => generate_cmd::run(a),
             Cmd::Features(a) => generate_cmd::features(a),
             Cmd::Check(a) => generate_cmd::check(a),
+            Cmd::Explain(a) => resolve_cmd::explain(a),
+            Cmd::Enable(a) => resolve_cmd::enable(a),
+            Cmd::Disable(a) => resolve_cmd::disable(a),
+            Cmd::Diff(a) => resolve_cmd::diff_configs(a),
         });
     let code = match child.map(|h| h.join()) {
         Ok(Ok(c)) => c,

@@ -1,0 +1,595 @@
+//! `ktailor explain`, `ktailor enable`, `ktailor disable` and
+//! `ktailor diff`.
+//!
+//! `enable`/`disable` start from the current configuration, hand the
+//! requests to the resolver, and let the exact engine (olddefconfig on the
+//! configuration plus the plan) judge every round: a plan is reported, and
+//! written, only when the evaluated configuration shows every request.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use ktailor_kconfig::conf::Mode;
+use ktailor_kconfig::{Diagnostic, Kconfig, SymId, SymType, Tri};
+use ktailor_resolve::diff::{diff, parse_config, Changes, Values};
+use ktailor_resolve::{request_holds, Plan, Want};
+use ktailor_tree::{open, OpenTree, Target};
+use serde_json::json;
+
+use crate::generate_cmd::Format;
+use crate::kconfig_cmd::{print_diags, tree_options};
+use crate::{TreeOpts, EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The option (with or without the CONFIG_ prefix).
+    pub symbol: String,
+    #[command(flatten)]
+    pub tree: TreeOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct EnableArgs {
+    /// SYMBOL[=VALUE]... (VALUE defaults to y; int/hex/string options need
+    /// one).
+    #[arg(required = true, value_name = "SYMBOL[=VALUE]")]
+    pub requests: Vec<String>,
+    /// Print the plan; do not write the configuration.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// List every choice the plan made between alternatives.
+    #[arg(long)]
+    pub alternatives: bool,
+    #[command(flatten)]
+    pub tree: TreeOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct DisableArgs {
+    /// The options to switch off.
+    #[arg(required = true, value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    /// Print the plan; do not write the configuration.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// List every choice the plan made between alternatives.
+    #[arg(long)]
+    pub alternatives: bool,
+    #[command(flatten)]
+    pub tree: TreeOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The old configuration.
+    pub old: PathBuf,
+    /// The new configuration.
+    pub new: PathBuf,
+    /// Group the changes by menu, with prompts (needs the tree: -C ...).
+    #[arg(long)]
+    pub by_menu: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    #[command(flatten)]
+    pub tree: TreeOpts,
+}
+
+fn strip_prefix(name: &str) -> &str {
+    name.strip_prefix("CONFIG_").unwrap_or(name)
+}
+
+/// The tree, the current configuration's bytes and the tree evaluated on
+/// it (olddefconfig, without writing).
+struct Current {
+    tree: OpenTree,
+    config_path: PathBuf,
+    bytes: Vec<u8>,
+    k: Kconfig,
+}
+
+fn current(o: &TreeOpts) -> Result<Current, u8> {
+    let tree = open(&tree_options(o)).map_err(|e| {
+        print_diags(&e.diags, &o.srctree);
+        EXIT_ERROR
+    })?;
+    let config_path = tree.tree.config.clone();
+    let bytes = match std::fs::read(&config_path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read the configuration {}: {e}\n\nhint: create one first (`ktailor kconfig defconfig`, or `make defconfig`), or pass --config FILE",
+                config_path.display()
+            );
+            return Err(EXIT_ERROR);
+        }
+    };
+    let out = tree
+        .run(&Target::Mode(Mode::OldDefconfig, None), Some(bytes.clone()))
+        .map_err(|e| {
+            print_diags(&e.diags, &tree.tree.srctree);
+            EXIT_ERROR
+        })?;
+    Ok(Current {
+        k: out.kconfig,
+        tree,
+        config_path,
+        bytes,
+    })
+}
+
+/// Looks a symbol up, or prints an error with a suggestion.
+fn find_symbol(k: &Kconfig, name: &str) -> Result<SymId, u8> {
+    let n = strip_prefix(name);
+    if let Some(s) = k.find(n) {
+        return Ok(s);
+    }
+    let names: Vec<String> = (3..k.syms.len())
+        .filter_map(|i| k.syms[i].name.as_deref().map(str::to_string))
+        .collect();
+    let hint = ktailor_spec::suggest::closest(n, names.iter().map(String::as_str));
+    eprintln!("error: unknown option '{n}' in this tree");
+    if let Some(h) = hint {
+        eprintln!("\nhint: did you mean '{h}'?");
+    }
+    Err(EXIT_ERROR)
+}
+
+pub fn explain(a: ExplainArgs) -> u8 {
+    let mut c = match current(&a.tree) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let s = match find_symbol(&c.k, &a.symbol) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let prefix = c.tree.getenv("CONFIG_").unwrap_or_else(|| "CONFIG_".into());
+    print!("{}", ktailor_resolve::explain::describe(&mut c.k, s, &prefix));
+    // When the option is off, show what `enable` would do.
+    let sym = c.k.sym(s).clone();
+    let has_prompt = sym
+        .menus
+        .iter()
+        .any(|m| c.k.menus[m.idx()].prompt.is_some());
+    if sym.ty.is_tristate_like() && sym.curr_tri == Tri::N && has_prompt && !c.k.is_choice(s) {
+        let name = c.k.sym_name(s);
+        let want = vec![(name.clone(), Want::Tri(Tri::Y))];
+        match plan(&c.tree, &c.bytes, &want) {
+            Ok(p) => {
+                println!("To enable it (`ktailor enable {name}`):");
+                print_plan(&p, &c.bytes, false);
+            }
+            Err(code) => return code,
+        }
+    }
+    EXIT_OK
+}
+
+/// A resolved (or failed) plan, as evaluated by the engine.
+struct Evaluated {
+    plan: Plan,
+    k: Kconfig,
+    config: Vec<u8>,
+    /// Requests that do not hold in the evaluated configuration.
+    failed: Vec<(String, Want, String)>,
+    requests: Vec<(String, Want)>,
+}
+
+/// Resolves `wants` on top of `base` with the engine as the judge.
+fn plan(tree: &OpenTree, base: &[u8], wants: &[(String, Want)]) -> Result<Evaluated, u8> {
+    let mut last: Option<Vec<u8>> = None;
+    let mut err: Option<Vec<Diagnostic>> = None;
+    let mut evaluate = |all: &[(String, Want)]| -> Option<Kconfig> {
+        let mut input = base.to_vec();
+        if !input.is_empty() && !input.ends_with(b"\n") {
+            input.push(b'\n');
+        }
+        for (n, w) in all {
+            let line = match w {
+                Want::Tri(Tri::N) => format!("# CONFIG_{n} is not set"),
+                Want::Tri(t) => format!("CONFIG_{n}={}", t.as_str()),
+                Want::Text(t) => format!("CONFIG_{n}={t}"),
+            };
+            input.extend_from_slice(line.as_bytes());
+            input.push(b'\n');
+        }
+        match tree.run(&Target::Mode(Mode::OldDefconfig, None), Some(input)) {
+            Ok(o) => {
+                last = o.config;
+                Some(o.kconfig)
+            }
+            Err(e) => {
+                err = Some(e.diags);
+                None
+            }
+        }
+    };
+    let required = vec![true; wants.len()];
+    let Some((plan, mut k)) = ktailor_resolve::resolve(wants, &required, &mut evaluate, 40)
+    else {
+        print_diags(&err.unwrap_or_default(), &tree.tree.srctree);
+        return Err(EXIT_ERROR);
+    };
+    let mut failed = Vec::new();
+    for (n, w) in wants {
+        let actual = match k.find(n) {
+            Some(s) => {
+                k.sym_calc_value(s);
+                k.sym_string_value_now(s)
+            }
+            None => String::new(),
+        };
+        if !request_holds(&actual, w) {
+            failed.push((n.clone(), w.clone(), actual));
+        }
+    }
+    Ok(Evaluated {
+        plan,
+        k,
+        config: last.unwrap_or_default(),
+        failed,
+        requests: wants.to_vec(),
+    })
+}
+
+fn values_of(bytes: &[u8]) -> Values {
+    let text = String::from_utf8_lossy(bytes);
+    parse_config(&text, "", "CONFIG_")
+        .map(|(v, _)| v)
+        .unwrap_or_default()
+}
+
+fn want_str(w: &Want) -> String {
+    match w {
+        Want::Tri(t) => t.as_str().to_string(),
+        Want::Text(t) => t.clone(),
+    }
+}
+
+fn print_plan(e: &Evaluated, base: &[u8], all_alternatives: bool) {
+    if !e.failed.is_empty() {
+        return;
+    }
+    if e.plan.additions.is_empty() {
+        println!("  nothing else is needed");
+    }
+    for a in &e.plan.additions {
+        println!(
+            "  + CONFIG_{}={}  (CONFIG_{} needs {})",
+            a.name,
+            a.value.as_str(),
+            a.needed_by,
+            a.because
+        );
+    }
+    if !e.plan.alternatives.is_empty() {
+        if all_alternatives {
+            println!("  alternatives:");
+            for x in &e.plan.alternatives {
+                println!("    {x}");
+            }
+        } else {
+            println!(
+                "  ({} choice(s) between alternatives were made; --alternatives lists them)",
+                e.plan.alternatives.len()
+            );
+        }
+    }
+    let changes = diff(&values_of(base), &values_of(&e.config));
+    println!(
+        "  the configuration changes in {} option(s) after olddefconfig:",
+        changes.len()
+    );
+    let lines = changes.lines();
+    for l in lines.iter().take(SHOWN_CHANGES) {
+        println!("    {l}");
+    }
+    if lines.len() > SHOWN_CHANGES {
+        println!(
+            "    ... and {} more (`--dry-run` leaves the file alone; `ktailor diff` compares files)",
+            lines.len() - SHOWN_CHANGES
+        );
+    }
+}
+
+/// How many changed options a plan lists.
+const SHOWN_CHANGES: usize = 40;
+
+fn parse_request(k: &Kconfig, r: &str, default: Tri) -> Result<(String, Want), u8> {
+    let (name, value) = match r.split_once('=') {
+        Some((n, v)) => (strip_prefix(n), Some(v)),
+        None => (strip_prefix(r), None),
+    };
+    let s = find_symbol(k, name)?;
+    let ty = k.sym(s).ty;
+    let want = match (ty, value) {
+        (SymType::Bool | SymType::Tristate, None) => Want::Tri(default),
+        (SymType::Bool | SymType::Tristate, Some(v)) => match v {
+            "y" => Want::Tri(Tri::Y),
+            "m" if ty == SymType::Tristate => Want::Tri(Tri::M),
+            "n" => Want::Tri(Tri::N),
+            _ => {
+                eprintln!(
+                    "error: '{r}': a {} option takes {}",
+                    ty.name(),
+                    if ty == SymType::Tristate { "y, m or n" } else { "y or n" }
+                );
+                return Err(EXIT_ERROR);
+            }
+        },
+        (_, None) => {
+            eprintln!("error: '{r}': a {} option needs a value (NAME=VALUE)", ty.name());
+            return Err(EXIT_ERROR);
+        }
+        (_, Some(v)) => {
+            let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+            if !k.sym_string_valid(s, v) {
+                eprintln!("error: '{r}': not a valid {} value", ty.name());
+                return Err(EXIT_ERROR);
+            }
+            if ty == SymType::String {
+                Want::Text(format!("\"{}\"", ktailor_kconfig::confdata::escape_string(v)))
+            } else {
+                Want::Text(v.to_string())
+            }
+        }
+    };
+    Ok((name.to_string(), want))
+}
+
+fn apply(cur: Current, wants: Vec<(String, Want)>, dry_run: bool, alternatives: bool) -> u8 {
+    let mut e = match plan(&cur.tree, &cur.bytes, &wants) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    // String wants compare with the unquoted value the engine reports.
+    e.failed.retain(|(_, w, actual)| match w {
+        Want::Text(t) => t.trim_matches('"') != actual,
+        _ => true,
+    });
+    if !e.failed.is_empty() {
+        for (n, w, actual) in &e.failed {
+            let shown = if actual.is_empty() { "n" } else { actual };
+            eprintln!(
+                "error: CONFIG_{n}={} cannot hold: it ends up {shown}",
+                want_str(w)
+            );
+            if let Some(s) = e.k.find(n) {
+                let v = match w {
+                    Want::Tri(t) => ktailor_spec::Value::Tri(*t),
+                    Want::Text(t) => ktailor_spec::Value::Text(t.trim_matches('"').to_string()),
+                };
+                for r in ktailor_spec::generate::explain(&mut e.k, s, &v) {
+                    eprintln!("  because {r}");
+                }
+            }
+        }
+        for c in &e.plan.conflicts {
+            eprintln!("  conflict: {c}");
+        }
+        eprintln!("\nnothing written");
+        return EXIT_FAILED;
+    }
+    let names: Vec<String> = e
+        .requests
+        .iter()
+        .map(|(n, w)| format!("CONFIG_{n}={}", want_str(w)))
+        .collect();
+    println!("{} holds with:", names.join(", "));
+    print_plan(&e, &cur.bytes, alternatives);
+    if dry_run {
+        println!("(dry run: nothing written)");
+        return EXIT_OK;
+    }
+    if e.config == cur.bytes {
+        println!("{} is unchanged", cur.config_path.display());
+        return EXIT_OK;
+    }
+    match ktailor_kconfig::confdata::write_atomic(&cur.config_path, &e.config, true) {
+        Ok(_) => {
+            println!("wrote {}", cur.config_path.display());
+            EXIT_OK
+        }
+        Err(err) => {
+            eprintln!("error: cannot write {}: {err}", cur.config_path.display());
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn enable(a: EnableArgs) -> u8 {
+    let cur = match current(&a.tree) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut wants = Vec::new();
+    for r in &a.requests {
+        match parse_request(&cur.k, r, Tri::Y) {
+            Ok(w) => wants.push(w),
+            Err(code) => return code,
+        }
+    }
+    apply(cur, wants, a.dry_run, a.alternatives)
+}
+
+pub fn disable(a: DisableArgs) -> u8 {
+    let cur = match current(&a.tree) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut wants = Vec::new();
+    for r in &a.symbols {
+        if r.contains('=') {
+            eprintln!("error: '{r}': disable takes option names (use enable NAME=VALUE)");
+            return EXIT_ERROR;
+        }
+        let s = match find_symbol(&cur.k, r) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        if !cur.k.sym(s).ty.is_tristate_like() {
+            eprintln!("error: '{r}' is a {} option: it cannot be switched off", cur.k.sym(s).ty.name());
+            return EXIT_ERROR;
+        }
+        wants.push((strip_prefix(r).to_string(), Want::Tri(Tri::N)));
+    }
+    apply(cur, wants, a.dry_run, a.alternatives)
+}
+
+fn read_values(p: &Path) -> Result<Values, u8> {
+    let text = match std::fs::read(p) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", p.display());
+            return Err(EXIT_ERROR);
+        }
+    };
+    let file = p.display().to_string();
+    match parse_config(&text, &file, "CONFIG_") {
+        Ok((v, warnings)) => {
+            print_diags(&warnings, Path::new("."));
+            Ok(v)
+        }
+        Err(errors) => {
+            print_diags(&errors, Path::new("."));
+            Err(EXIT_ERROR)
+        }
+    }
+}
+
+/// The menu path of a symbol (`Device Drivers > Network device support`)
+/// and its prompt.
+fn menu_of(k: &Kconfig, name: &str) -> (String, Option<String>) {
+    let Some(s) = k.find(name) else {
+        return ("(not in this tree)".into(), None);
+    };
+    let Some(&m) = k.sym(s).menus.first() else {
+        return ("(not in this tree)".into(), None);
+    };
+    let prompt = k.menu_get_prompt(m);
+    let mut path = Vec::new();
+    let mut p = k.menus[m.idx()].parent;
+    while let Some(x) = p {
+        if x == ktailor_kconfig::MenuId::ROOT {
+            break;
+        }
+        if let Some(t) = k.menu_get_prompt(x) {
+            path.push(t);
+        }
+        p = k.menus[x.idx()].parent;
+    }
+    path.reverse();
+    let path = if path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        path.join(" > ")
+    };
+    (path, prompt)
+}
+
+pub fn diff_configs(a: DiffArgs) -> u8 {
+    let (old, new) = match (read_values(&a.old), read_values(&a.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        _ => return EXIT_ERROR,
+    };
+    let changes = diff(&old, &new);
+    let tree_k = if a.by_menu {
+        let t = match open(&tree_options(&a.tree)) {
+            Ok(t) => t,
+            Err(e) => {
+                print_diags(&e.diags, &a.tree.srctree);
+                return EXIT_ERROR;
+            }
+        };
+        match t.load() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                print_diags(&e.diags, &a.tree.srctree);
+                return EXIT_ERROR;
+            }
+        }
+    } else {
+        None
+    };
+    match a.format {
+        Format::Json => print_json(&changes, tree_k.as_ref()),
+        Format::Text => match &tree_k {
+            None => {
+                for l in changes.lines() {
+                    println!("{l}");
+                }
+            }
+            Some(k) => print_by_menu(&changes, k),
+        },
+    }
+    EXIT_OK
+}
+
+fn print_json(c: &Changes, k: Option<&Kconfig>) {
+    let item = |n: &str| {
+        let mut v = json!({ "name": n });
+        if let Some(k) = k {
+            let (menu, prompt) = menu_of(k, n);
+            v["menu"] = json!(menu);
+            v["prompt"] = json!(prompt);
+        }
+        v
+    };
+    let removed: Vec<_> = c
+        .removed
+        .iter()
+        .map(|(n, v)| {
+            let mut x = item(n);
+            x["old"] = json!(v);
+            x
+        })
+        .collect();
+    let added: Vec<_> = c
+        .added
+        .iter()
+        .map(|(n, v)| {
+            let mut x = item(n);
+            x["new"] = json!(v);
+            x
+        })
+        .collect();
+    let changed: Vec<_> = c
+        .changed
+        .iter()
+        .map(|(n, o, v)| {
+            let mut x = item(n);
+            x["old"] = json!(o);
+            x["new"] = json!(v);
+            x
+        })
+        .collect();
+    let out = json!({ "removed": removed, "added": added, "changed": changed });
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+}
+
+fn print_by_menu(c: &Changes, k: &Kconfig) {
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut add = |n: &str, line: String| {
+        let (menu, prompt) = menu_of(k, n);
+        let line = match prompt {
+            Some(p) => format!("{line}  \"{p}\""),
+            None => line,
+        };
+        groups.entry(menu).or_default().push(line);
+    };
+    for (n, v) in &c.removed {
+        add(n, format!("-{n} {v}"));
+    }
+    for (n, v) in &c.added {
+        add(n, format!("+{n} {v}"));
+    }
+    for (n, o, v) in &c.changed {
+        add(n, format!(" {n} {o} -> {v}"));
+    }
+    for (menu, lines) in groups {
+        println!("{menu}:");
+        for l in lines {
+            println!("  {l}");
+        }
+    }
+}
