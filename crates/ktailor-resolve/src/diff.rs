@@ -136,10 +136,7 @@ mod tests {
         let a = p("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D=1\n");
         let b = p("CONFIG_A=m\nCONFIG_B=y\nCONFIG_C=\"x\"\nCONFIG_E=y\n");
         let c = diff(&a, &b);
-        assert_eq!(
-            c.lines(),
-            vec!["-D 1", "+E y", " A y -> m", " B n -> y"]
-        );
+        assert_eq!(c.lines(), vec!["-D 1", "+E y", " A y -> m", " B n -> y"]);
         assert_eq!(c.len(), 4);
         assert!(diff(&a, &a).is_empty());
     }

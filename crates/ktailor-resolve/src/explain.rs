@@ -87,7 +87,9 @@ pub fn value_why(k: &mut Kconfig, s: SymId) -> ValueWhy {
         if u == value {
             reasons.push("set in the configuration".into());
         } else {
-            reasons.push(format!("the configuration says {u}, but that is out of reach"));
+            reasons.push(format!(
+                "the configuration says {u}, but that is out of reach"
+            ));
         }
     } else {
         if visible == Tri::N && sym.menus.iter().any(|m| k.menus[m.idx()].prompt.is_some()) {

@@ -144,7 +144,10 @@ pub fn explain(a: ExplainArgs) -> u8 {
         Err(code) => return code,
     };
     let prefix = c.tree.getenv("CONFIG_").unwrap_or_else(|| "CONFIG_".into());
-    print!("{}", ktailor_resolve::explain::describe(&mut c.k, s, &prefix));
+    print!(
+        "{}",
+        ktailor_resolve::explain::describe(&mut c.k, s, &prefix)
+    );
     // When the option is off, show what `enable` would do.
     let sym = c.k.sym(s).clone();
     let has_prompt = sym
@@ -205,8 +208,7 @@ fn plan(tree: &OpenTree, base: &[u8], wants: &[(String, Want)]) -> Result<Evalua
         }
     };
     let required = vec![true; wants.len()];
-    let Some((plan, mut k)) = ktailor_resolve::resolve(wants, &required, &mut evaluate, 40)
-    else {
+    let Some((plan, mut k)) = ktailor_resolve::resolve(wants, &required, &mut evaluate, 40) else {
         print_diags(&err.unwrap_or_default(), &tree.tree.srctree);
         return Err(EXIT_ERROR);
     };
@@ -312,23 +314,36 @@ fn parse_request(k: &Kconfig, r: &str, default: Tri) -> Result<(String, Want), u
                 eprintln!(
                     "error: '{r}': a {} option takes {}",
                     ty.name(),
-                    if ty == SymType::Tristate { "y, m or n" } else { "y or n" }
+                    if ty == SymType::Tristate {
+                        "y, m or n"
+                    } else {
+                        "y or n"
+                    }
                 );
                 return Err(EXIT_ERROR);
             }
         },
         (_, None) => {
-            eprintln!("error: '{r}': a {} option needs a value (NAME=VALUE)", ty.name());
+            eprintln!(
+                "error: '{r}': a {} option needs a value (NAME=VALUE)",
+                ty.name()
+            );
             return Err(EXIT_ERROR);
         }
         (_, Some(v)) => {
-            let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
             if !k.sym_string_valid(s, v) {
                 eprintln!("error: '{r}': not a valid {} value", ty.name());
                 return Err(EXIT_ERROR);
             }
             if ty == SymType::String {
-                Want::Text(format!("\"{}\"", ktailor_kconfig::confdata::escape_string(v)))
+                Want::Text(format!(
+                    "\"{}\"",
+                    ktailor_kconfig::confdata::escape_string(v)
+                ))
             } else {
                 Want::Text(v.to_string())
             }
@@ -428,7 +443,10 @@ pub fn disable(a: DisableArgs) -> u8 {
             Err(code) => return code,
         };
         if !cur.k.sym(s).ty.is_tristate_like() {
-            eprintln!("error: '{r}' is a {} option: it cannot be switched off", cur.k.sym(s).ty.name());
+            eprintln!(
+                "error: '{r}' is a {} option: it cannot be switched off",
+                cur.k.sym(s).ty.name()
+            );
             return EXIT_ERROR;
         }
         wants.push((strip_prefix(r).to_string(), Want::Tri(Tri::N)));

@@ -66,7 +66,6 @@ fn ktailor(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     out
 }
 
-
 const TREE: &str = r#"mainmenu "Test"
 config MODULES
 	bool "modules"
@@ -121,7 +120,9 @@ fn tree(name: &str) -> Tmp {
 fn line(t: &Tmp, name: &str) -> Option<String> {
     t.read(".config")
         .lines()
-        .find(|l| l.starts_with(&format!("CONFIG_{name}=")) || *l == format!("# CONFIG_{name} is not set"))
+        .find(|l| {
+            l.starts_with(&format!("CONFIG_{name}=")) || *l == format!("# CONFIG_{name} is not set")
+        })
         .map(str::to_string)
 }
 
@@ -171,14 +172,25 @@ fn dry_run_writes_nothing() {
 #[test]
 fn alternatives_are_chosen_deterministically_and_listed() {
     let t = tree("alt");
-    let o = ktailor(t.path(), &["enable", "NEEDS_ALT", "--dry-run", "-C", "."], &[]);
+    let o = ktailor(
+        t.path(),
+        &["enable", "NEEDS_ALT", "--dry-run", "-C", "."],
+        &[],
+    );
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("+ CONFIG_ALT_A=y"), "left side on a tie");
     assert!(!o.stdout.contains("+ CONFIG_ALT_B=y"));
     assert!(o.stdout.contains("--alternatives lists them"));
     let o = ktailor(
         t.path(),
-        &["enable", "NEEDS_ALT", "--dry-run", "--alternatives", "-C", "."],
+        &[
+            "enable",
+            "NEEDS_ALT",
+            "--dry-run",
+            "--alternatives",
+            "-C",
+            ".",
+        ],
         &[],
     );
     assert_eq!(o.code, 0);
@@ -192,7 +204,11 @@ fn impossible_requests_fail_with_the_reason_and_write_nothing() {
     let before = t.read(".config");
     let o = ktailor(t.path(), &["enable", "ANTI", "NET", "-C", "."], &[]);
     assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("CONFIG_ANTI=y cannot hold"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("CONFIG_ANTI=y cannot hold"),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("!NET"), "{}", o.stderr);
     assert_eq!(t.read(".config"), before);
 
@@ -220,8 +236,14 @@ fn disable_follows_selects() {
     let o = ktailor(t.path(), &["disable", "HELPER2", "-C", "."], &[]);
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("+ CONFIG_FORCER=n"), "{}", o.stdout);
-    assert_eq!(line(&t, "HELPER2").as_deref(), Some("# CONFIG_HELPER2 is not set"));
-    assert_eq!(line(&t, "FORCER").as_deref(), Some("# CONFIG_FORCER is not set"));
+    assert_eq!(
+        line(&t, "HELPER2").as_deref(),
+        Some("# CONFIG_HELPER2 is not set")
+    );
+    assert_eq!(
+        line(&t, "FORCER").as_deref(),
+        Some("# CONFIG_FORCER is not set")
+    );
 }
 
 #[test]
@@ -238,7 +260,11 @@ fn bad_requests_are_errors() {
     assert_eq!(o.code, 2);
     let o = ktailor(t.path(), &["disable", "NUM", "-C", "."], &[]);
     assert_eq!(o.code, 2);
-    let o = ktailor(t.path(), &["enable", "NET", "-C", ".", "--config", "missing"], &[]);
+    let o = ktailor(
+        t.path(),
+        &["enable", "NET", "-C", ".", "--config", "missing"],
+        &[],
+    );
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("missing"), "{}", o.stderr);
 }
@@ -248,8 +274,16 @@ fn explain_shows_value_why_dependencies_and_the_plan() {
     let t = tree("explain");
     let o = ktailor(t.path(), &["explain", "CONFIG_ETH", "-C", "."], &[]);
     assert_eq!(o.code, 0);
-    assert!(o.stdout.starts_with("CONFIG_ETH: tristate = n\n"), "{}", o.stdout);
-    assert!(o.stdout.contains("Depends on: NET [=n] && PCI [=n]"), "{}", o.stdout);
+    assert!(
+        o.stdout.starts_with("CONFIG_ETH: tristate = n\n"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("Depends on: NET [=n] && PCI [=n]"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("Defined at Kconfig:9"), "{}", o.stdout);
     assert!(o.stdout.contains("To enable it"), "{}", o.stdout);
     assert!(o.stdout.contains("+ CONFIG_NET=y"), "{}", o.stdout);
@@ -266,7 +300,10 @@ fn explain_shows_value_why_dependencies_and_the_plan() {
 #[test]
 fn diff_lists_removed_added_changed() {
     let t = Tmp::new("diff");
-    t.write("a", "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D=1\n");
+    t.write(
+        "a",
+        "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D=1\n",
+    );
     t.write("b", "CONFIG_A=m\nCONFIG_B=y\nCONFIG_C=\"x\"\nCONFIG_E=y\n");
     let o = ktailor(t.path(), &["diff", "a", "b"], &[]);
     assert_eq!(o.code, 0);
