@@ -52,7 +52,9 @@ def prompted_symbols(src: Path) -> dict[str, str]:
     (a textual scan, good enough to choose candidates)."""
     out: dict[str, str] = {}
     for kc in src.rglob("Kconfig*"):
-        if not kc.is_file():
+        rel = kc.relative_to(src).parts
+        # Other architectures' options do not exist in an x86 tree.
+        if not kc.is_file() or (rel[0] == "arch" and len(rel) > 2 and rel[1] != "x86"):
             continue
         cur, ty, prompted = None, None, False
         for line in kc.read_text(errors="replace").splitlines() + ["config __END__"]:

@@ -120,10 +120,13 @@ fn current(o: &TreeOpts) -> Result<Current, u8> {
 /// Looks a symbol up, or prints an error with a suggestion.
 fn find_symbol(k: &Kconfig, name: &str) -> Result<SymId, u8> {
     let n = strip_prefix(name);
-    if let Some(s) = k.find(n) {
+    // A name that is only referenced (in a `depends on` of another arch's
+    // option, say) has no type: it does not exist here.
+    if let Some(s) = k.find(n).filter(|s| k.sym(*s).ty != SymType::Unknown) {
         return Ok(s);
     }
     let names: Vec<String> = (3..k.syms.len())
+        .filter(|&i| k.syms[i].ty != SymType::Unknown)
         .filter_map(|i| k.syms[i].name.as_deref().map(str::to_string))
         .collect();
     let hint = ktailor_spec::suggest::closest(n, names.iter().map(String::as_str));
