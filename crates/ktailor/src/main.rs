@@ -4,6 +4,7 @@
 mod generate_cmd;
 mod kconfig_cmd;
 mod resolve_cmd;
+mod upgrade_cmd;
 
 use std::process::ExitCode;
 
@@ -83,6 +84,9 @@ enum Cmd {
     Disable(resolve_cmd::DisableArgs),
     /// Compare two configurations (removed, added, changed).
     Diff(resolve_cmd::DiffArgs),
+    /// Carry a configuration onto a new tree (olddefconfig) and report new,
+    /// vanished and changed options with why.
+    Upgrade(upgrade_cmd::UpgradeArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
             Cmd::Enable(a) => resolve_cmd::enable(a),
             Cmd::Disable(a) => resolve_cmd::disable(a),
             Cmd::Diff(a) => resolve_cmd::diff_configs(a),
+            Cmd::Upgrade(a) => upgrade_cmd::run(a),
         });
     let code = match child.map(|h| h.join()) {
         Ok(Ok(c)) => c,

@@ -335,3 +335,59 @@ fn diff_by_menu_groups_with_prompts() {
         "(top level):\n  +TOP y  \"top\"\nNetworking:\n   NET n -> y  \"net\"\n"
     );
 }
+
+#[test]
+fn upgrade_reports_new_vanished_renamed_and_changed() {
+    let t = Tmp::new("upgrade");
+    t.write(
+        "old/Kconfig",
+        "config KEEP\n\tbool \"keep\"\nconfig OLDNAME\n\tbool \"Frobnicate the widget\"\nconfig GONE\n\tbool \"gone\"\nconfig DEP\n\tbool \"dep\"\n",
+    );
+    t.write(
+        "new/Kconfig",
+        "config KEEP\n\tbool \"keep\"\nconfig NEWNAME\n\tbool \"Frobnicate the widget\"\nconfig FRESH\n\tbool \"fresh\"\n\tdefault KEEP\nconfig DEP\n\tbool \"dep\"\n\tdepends on GATE\nconfig GATE\n\tbool \"gate\"\n",
+    );
+    t.write(
+        "old.config",
+        "CONFIG_KEEP=y\nCONFIG_OLDNAME=y\nCONFIG_GONE=y\nCONFIG_DEP=y\n",
+    );
+    let o = ktailor(
+        t.path(),
+        &[
+            "upgrade",
+            "old.config",
+            "-C",
+            "new",
+            "-O",
+            "out",
+            "--from",
+            "old",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("+FRESH y  (not set in the configuration: its default applies; default KEEP [=y] (Kconfig:7))"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("-OLDNAME y  (likely renamed: NEWNAME has the same prompt or help, now n)"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("-GONE y\n"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("-DEP y  (its prompt is not visible (depends on GATE [=n])"),
+        "{}",
+        o.stdout
+    );
+    let written = t.read("new/out/.config");
+    assert!(written.contains("CONFIG_FRESH=y\n"));
+    // The written file is what olddefconfig on the new tree gives.
+    let o = ktailor(
+        t.path(),
+        &["kconfig", "olddefconfig", "-C", "new", "-O", "out"],
+        &[],
+    );
+    assert_eq!(o.code, 0);
+    assert_eq!(t.read("new/out/.config"), written);
+}
