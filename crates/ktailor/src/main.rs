@@ -2,6 +2,7 @@
 //! subcommand is a thin wrapper over a library crate.
 
 mod generate_cmd;
+mod hw_cmd;
 mod kconfig_cmd;
 mod resolve_cmd;
 mod upgrade_cmd;
@@ -74,6 +75,12 @@ enum Cmd {
     /// Check a configuration (a file or the running kernel's) against
     /// features or a spec kernel.
     Check(generate_cmd::CheckArgs),
+    /// Write a JSON report of this machine's hardware (reads /sys and
+    /// /proc only; no root needed).
+    Probe(hw_cmd::ProbeArgs),
+    /// Map a hardware report (probe JSON, lspci -k, lsmod, module list)
+    /// to modules and CONFIG symbols of a kernel tree.
+    Hw(hw_cmd::HwArgs),
     /// Explain an option: its value and why, dependencies with live
     /// values, selects, help, and what enabling it would take.
     Explain(resolve_cmd::ExplainArgs),
@@ -99,6 +106,8 @@ fn main() -> ExitCode {
             Cmd::Generate(a) => generate_cmd::run(a),
             Cmd::Features(a) => generate_cmd::features(a),
             Cmd::Check(a) => generate_cmd::check(a),
+            Cmd::Probe(a) => hw_cmd::probe(a),
+            Cmd::Hw(a) => hw_cmd::hw(a),
             Cmd::Explain(a) => resolve_cmd::explain(a),
             Cmd::Enable(a) => resolve_cmd::enable(a),
             Cmd::Disable(a) => resolve_cmd::disable(a),

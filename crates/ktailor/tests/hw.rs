@@ -1,0 +1,468 @@
+//! `ktailor probe` and `ktailor hw` from the command line: the probe of
+//! the machine the tests run on (checked against /sys and /proc read
+//! independently here), the input formats, bad input, and the mapping on
+//! the real 6.12 tree (`#[ignore]`d in a plain `cargo test`; scripts/
+//! test.sh runs it, and then a missing tree fails).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Tmp(PathBuf);
+
+impl Tmp {
+    fn new(name: &str) -> Tmp {
+        let d = std::env::temp_dir().join(format!("ktailor-hw-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        Tmp(d)
+    }
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).expect("dir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn ktailor(dir: &Path, args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_ktailor"))
+        .args(args)
+        .current_dir(dir)
+        .env("KTAILOR_CACHE_DIR", dir.join(".cache"))
+        .output()
+        .expect("run ktailor");
+    let out = Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ ktailor {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    out
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../ktailor-hw/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn entries(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn probe_reports_this_machine() {
+    let t = Tmp::new("probe");
+    let o = ktailor(t.path(), &["probe", "--output", "report.json"]);
+    assert_eq!(o.code, 0);
+    // Written atomically: the report and nothing else.
+    assert_eq!(entries(&t.path().display().to_string()), ["report.json"]);
+    let text = std::fs::read_to_string(t.path().join("report.json")).expect("report");
+    let r: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(r["schema_version"], 1);
+
+    // The CPU: /proc/cpuinfo has processors, so the report has them.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("cpuinfo");
+    let processors = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    assert_eq!(r["cpu"]["count"], processors as u64);
+    if let Some(l) = cpuinfo.lines().find(|l| l.starts_with("vendor_id")) {
+        let v = l.split_once(':').map(|x| x.1.trim()).unwrap_or("");
+        assert_eq!(r["cpu"]["vendor"], v);
+        assert!(!r["cpu"]["flags"].as_array().expect("flags").is_empty());
+    }
+
+    // Every device of every bus, with its bound driver.
+    let mut sys_devices = Vec::new();
+    for bus in entries("/sys/bus") {
+        for d in entries(&format!("/sys/bus/{bus}/devices")) {
+            let drv = std::fs::read_link(format!("/sys/bus/{bus}/devices/{d}/driver"))
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+            sys_devices.push((bus.clone(), d, drv));
+        }
+    }
+    let devices = r["devices"].as_array().expect("devices");
+    let reported: Vec<(String, String, Option<String>)> = devices
+        .iter()
+        .map(|d| {
+            (
+                d["bus"].as_str().unwrap_or("").to_string(),
+                d["id"].as_str().unwrap_or("").to_string(),
+                d["driver"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(reported, sys_devices);
+
+    // Loaded modules: exactly /proc/modules (absent on a kernel without
+    // modules, as in some containers).
+    let modules = r["modules"].as_array().expect("modules");
+    match std::fs::read_to_string("/proc/modules") {
+        Ok(m) => assert_eq!(modules.len(), m.lines().count()),
+        Err(_) => assert!(modules.is_empty()),
+    }
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|x| x["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(names(&r["block_devices"]), entries("/sys/block"));
+    assert_eq!(names(&r["net_interfaces"]), entries("/sys/class/net"));
+    let mounts = std::fs::read_to_string("/proc/mounts").expect("mounts");
+    for fs in mounts.lines().filter_map(|l| l.split_whitespace().nth(2)) {
+        assert!(
+            r["filesystems_mounted"]
+                .as_array()
+                .expect("fs")
+                .iter()
+                .any(|x| x == fs),
+            "{fs}"
+        );
+    }
+
+    // And `ktailor hw` reads it back.
+    t.write("Kbuild", "obj-y += drivers/\n");
+    t.write("drivers/Makefile", "obj-$(CONFIG_VIRTIO) += virtio/\n");
+    t.write(
+        "drivers/virtio/Makefile",
+        "obj-$(CONFIG_VIRTIO_BLK) += virtio_blk.o\n",
+    );
+    let o = ktailor(t.path(), &["hw", "report.json", "--format", "json"]);
+    assert_eq!(o.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    assert_eq!(v["format"], "report");
+}
+
+/// A small tree: drivers/net gated by NETDEVICES, e1000e in it, and
+/// pcieport registered by name in a composite object.
+fn small_tree(t: &Tmp) {
+    t.write("Kbuild", "obj-y += drivers/\n");
+    t.write("Makefile", "");
+    t.write(
+        "drivers/Makefile",
+        "obj-$(CONFIG_NETDEVICES) += net/\nobj-y += pci/\n",
+    );
+    t.write(
+        "drivers/net/Makefile",
+        "obj-$(CONFIG_E1000E) += e1000e/ \\\n\tdummy/\n",
+    );
+    t.write(
+        "drivers/net/e1000e/Makefile",
+        "obj-$(CONFIG_E1000E) += e1000e.o\ne1000e-objs := netdev.o\n",
+    );
+    t.write(
+        "drivers/pci/Makefile",
+        "pcieportdrv-y := portdrv.o\nobj-$(CONFIG_PCIEPORTBUS) += pcieportdrv.o\n",
+    );
+    t.write(
+        "drivers/pci/portdrv.c",
+        "static struct pci_driver pcie_portdriver = {\n\t.name\t\t= \"pcieport\",\n};\n",
+    );
+}
+
+#[test]
+fn hw_maps_a_module_list_and_reports_what_it_cannot_map() {
+    let t = Tmp::new("list");
+    small_tree(&t);
+    t.write("modules.txt", "# modules\ne1000e\nnosuchmodule\n");
+    t.write(
+        "config",
+        "CONFIG_NETDEVICES=y\nCONFIG_E1000E=m\n# CONFIG_PCIEPORTBUS is not set\n",
+    );
+    let o = ktailor(t.path(), &["hw", "modules.txt", "--config", "config"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout
+            .contains("drivers/net/e1000e/e1000e.o -> CONFIG_E1000E=m"),
+        "{}",
+        o.stdout
+    );
+    assert!(o
+        .stdout
+        .contains("directory gated by CONFIG_NETDEVICES=y && CONFIG_E1000E=m"));
+    assert!(o
+        .stdout
+        .contains("module nosuchmodule: listed\n    NOT MAPPED: no Makefile"));
+    assert!(o.stderr.contains("2 rows, 1 not mapped"), "{}", o.stderr);
+
+    let o = ktailor(
+        t.path(),
+        &[
+            "hw",
+            "modules.txt",
+            "--config",
+            "config",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    assert_eq!(v["format"], "module list");
+    assert_eq!(v["rows"][0]["config"], "m");
+    assert_eq!(v["rows"][0]["hits"][0]["symbols"][0], "E1000E");
+    assert_eq!(v["rows"][1]["module"], "nosuchmodule");
+    assert!(v["rows"][1]["unmapped"].is_string());
+}
+
+#[test]
+fn hw_reads_lspci_lsmod_and_matches_modaliases() {
+    let t = Tmp::new("formats");
+    small_tree(&t);
+    // Full `lspci -k`: the bound driver's name is found in the sources.
+    t.write(
+        "lspci.txt",
+        "00:08.1 PCI bridge [0604]: AMD Renoir PCIe GPP Bridge [1022:1635]\n\tKernel driver in use: pcieport\n",
+    );
+    let o = ktailor(t.path(), &["hw", "lspci.txt"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout
+            .contains("drivers/pci/pcieportdrv.o -> CONFIG_PCIEPORTBUS"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("driver name in drivers/pci/portdrv.c:2"));
+
+    t.write(
+        "lsmod.txt",
+        "Module                  Size  Used by\ne1000e                323584  0\n",
+    );
+    let o = ktailor(t.path(), &["hw", "lsmod.txt"]);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("module e1000e: loaded"), "{}", o.stdout);
+
+    // A report device with no driver bound: every alias match is mapped.
+    t.write(
+        "report.json",
+        r#"{"schema_version": 1, "devices": [{"bus": "pci", "id": "0000:00:1f.6",
+            "modalias": "pci:v00008086d000015BBsv000017AAsd0000225Abc02sc00i00"}]}"#,
+    );
+    let o = ktailor(
+        t.path(),
+        &[
+            "hw",
+            "report.json",
+            "--modules-alias",
+            &fixture("modules.alias"),
+        ],
+    );
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stdout.contains("module e1000e: modalias match"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_with_file_and_line() {
+    let t = Tmp::new("bad");
+    small_tree(&t);
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "malformed.json",
+            "{\n  \"schema_version\": 1,\n  \"devices\": [\n    {\"bus\": \"pci\",}\n  ]\n}\n",
+            "malformed.json:4: error: malformed JSON",
+        ),
+        (
+            "firmware.json",
+            r#"{"schema_version": 1, "modules": [{"name": "iwlwifi", "firmware": ["../../etc/shadow"]}]}"#,
+            "modules[0].firmware: firmware name '../../etc/shadow' has an empty, '.' or '..' path component",
+        ),
+        (
+            "long.json",
+            &format!(
+                r#"{{"schema_version": 1, "devices": [{{"bus": "pci", "id": "x", "modalias": "pci:{}"}}]}}"#,
+                "v".repeat(5000)
+            ),
+            "devices[0].modalias: modalias longer than 1024 characters",
+        ),
+        (
+            "newer.json",
+            r#"{"schema_version": 7}"#,
+            "unsupported schema_version 7",
+        ),
+        (
+            "list.txt",
+            "e1000e\nsnd_hda_intel\nrm -rf /\n",
+            "list.txt:3: error: module name 'rm -rf /' has the character ' '",
+        ),
+        (
+            "lspci.txt",
+            "03:00.0 Class 0300: 1002:1638 amdgpu\n03:00.1 Class zzzz: 1002:1637 snd_hda_intel\n",
+            "lspci.txt:2: error: expected `SLOT Class CCCC: VVVV:DDDD [DRIVER]`",
+        ),
+        (
+            "lsmod.txt",
+            "Module                  Size  Used by\nnvme 61440\n",
+            "lsmod.txt:2: error: expected `NAME SIZE USED",
+        ),
+    ];
+    for (name, text, want) in cases {
+        t.write(name, text);
+        let o = ktailor(t.path(), &["hw", name]);
+        assert_eq!(o.code, 2, "{name}");
+        assert!(o.stderr.contains(want), "{name}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "{name}: no data on error");
+    }
+    // Larger than the cap: refused before it is parsed.
+    let big = std::fs::File::create(t.path().join("big.json")).expect("create");
+    big.set_len((64 << 20) + 1).expect("sparse file");
+    let o = ktailor(t.path(), &["hw", "big.json"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("big.json: error: larger than 64 MiB"),
+        "{}",
+        o.stderr
+    );
+    // Not a kernel tree.
+    let o = ktailor(t.path(), &["hw", "list.txt", "-C", "nonexistent"]);
+    assert_eq!(o.code, 2);
+}
+
+fn tree_6_12() -> String {
+    let trees = match std::env::var_os("KTAILOR_TREES") {
+        Some(t) => PathBuf::from(t),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ktailor/trees"),
+    };
+    let t = trees.join("linux-source-6.12");
+    assert!(
+        t.join("Makefile").is_file(),
+        "{} is missing: run scripts/setup-trees.sh",
+        t.display()
+    );
+    t.display().to_string()
+}
+
+#[test]
+#[ignore = "needs the kernel trees from scripts/setup-trees.sh"]
+fn seed_001_on_6_12_from_the_command_line() {
+    let t = Tmp::new("seed");
+    let tree = tree_6_12();
+    let o = ktailor(
+        t.path(),
+        &[
+            "hw",
+            &fixture("seed-001-lspci-k.txt"),
+            "-C",
+            &tree,
+            "--arch",
+            "x86_64",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 15);
+    assert!(rows.iter().all(|r| r["unmapped"].is_null()));
+    let iwl = rows
+        .iter()
+        .find(|r| r["module"] == "iwlwifi")
+        .expect("iwlwifi");
+    assert_eq!(iwl["hits"][0]["symbols"][0], "IWLWIFI");
+    // The second run reads the index from the cache.
+    let o = ktailor(
+        t.path(),
+        &[
+            "hw",
+            &fixture("seed-001-lspci-k.txt"),
+            "-C",
+            &tree,
+            "--arch",
+            "x86_64",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.stderr.contains("(Hit,"), "{}", o.stderr);
+    let v2: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    assert_eq!(v, v2);
+}
+
+#[test]
+#[ignore = "needs the kernel trees from scripts/setup-trees.sh"]
+fn built_in_drivers_get_their_firmware_listed() {
+    let t = Tmp::new("firmware");
+    let tree = tree_6_12();
+    // r8169 declares its firmware through macros
+    // (`MODULE_FIRMWARE(FIRMWARE_8168D_1)`); one file is present.
+    t.write("fw/rtl_nic/rtl8168d-1.fw", "firmware");
+    t.write("modules.txt", "r8169\n");
+    t.write(
+        "config",
+        "CONFIG_NET=y\nCONFIG_NETDEVICES=y\nCONFIG_ETHERNET=y\nCONFIG_NET_VENDOR_REALTEK=y\nCONFIG_R8169=y\n",
+    );
+    let args = [
+        "hw",
+        "modules.txt",
+        "-C",
+        &tree,
+        "--config",
+        "config",
+        "--firmware-dir",
+        "fw",
+    ];
+    let o = ktailor(t.path(), &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(o.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    assert_eq!(v["rows"][0]["config"], "y");
+    assert_eq!(
+        v["firmware"]["extra_firmware"],
+        serde_json::json!(["rtl_nic/rtl8168d-1.fw"])
+    );
+    let missing = v["firmware"]["missing"].as_array().expect("missing");
+    assert!(
+        missing.iter().any(|m| m == "rtl_nic/rtl8125a-3.fw"),
+        "{missing:?}"
+    );
+    // As a module (=m) it loads firmware from the root filesystem: nothing
+    // to build in.
+    t.write(
+        "config",
+        "CONFIG_NET=y\nCONFIG_NETDEVICES=y\nCONFIG_ETHERNET=y\nCONFIG_NET_VENDOR_REALTEK=y\nCONFIG_R8169=m\n",
+    );
+    let o = ktailor(t.path(), &[&args[..], &["--format", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    assert!(v["firmware"].is_null());
+}
