@@ -24,7 +24,8 @@ set -euo pipefail
 
 VERSIONS=(6.12 6.1)
 PACKAGES=(linux-source-6.12 linux-source-6.1 linux-config-6.12 linux-config-6.1
-          gcc make flex bison bc xz-utils clang lld llvm gcc-aarch64-linux-gnu)
+          gcc make flex bison bc xz-utils clang lld llvm gcc-aarch64-linux-gnu
+          libelf-dev libssl-dev cpio qemu-system-x86)
 TREES=${KTAILOR_TREES:-$HOME/.cache/ktailor/trees}
 
 say() { printf 'setup-trees: %s\n' "$*" >&2; }

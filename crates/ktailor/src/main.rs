@@ -1,6 +1,7 @@
 //! The `ktailor` command line: argument parsing and output only. Each
 //! subcommand is a thin wrapper over a library crate.
 
+mod build_cmd;
 mod generate_cmd;
 mod hw_cmd;
 mod kconfig_cmd;
@@ -94,6 +95,15 @@ enum Cmd {
     /// Carry a configuration onto a new tree (olddefconfig) and report new,
     /// vanished and changed options with why.
     Upgrade(upgrade_cmd::UpgradeArgs),
+    /// Build the kernels a spec declares: generate through the gate, then
+    /// make in OUT/NAME.
+    Build(build_cmd::BuildArgs),
+    /// Write a kernel's test initramfs (OUT/NAME/initramfs.cpio.gz).
+    Initramfs(build_cmd::InitramfsArgs),
+    /// Boot a built kernel under QEMU and run the init's checks.
+    Boot(build_cmd::BootArgs),
+    /// Show an x86 kernel image's version, boot header and EFI stub.
+    Inspect(build_cmd::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +123,10 @@ fn main() -> ExitCode {
             Cmd::Disable(a) => resolve_cmd::disable(a),
             Cmd::Diff(a) => resolve_cmd::diff_configs(a),
             Cmd::Upgrade(a) => upgrade_cmd::run(a),
+            Cmd::Build(a) => build_cmd::build(a),
+            Cmd::Initramfs(a) => build_cmd::initramfs(a),
+            Cmd::Boot(a) => build_cmd::boot(a),
+            Cmd::Inspect(a) => build_cmd::inspect(a),
         });
     let code = match child.map(|h| h.join()) {
         Ok(Ok(c)) => c,

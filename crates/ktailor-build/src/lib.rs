@@ -1,0 +1,43 @@
+//! Build, package and boot-test the kernels a spec declares.
+//!
+//! - [`kernel`]: a spec kernel through the gate (`ktailor-spec`'s
+//!   `generate`), and where its source tree is;
+//! - [`make`]: the kernel build itself (`make -C SRC O=OBJ ARCH=…`), its
+//!   log, progress and report;
+//! - [`cpio`]: the newc archive format (writer and reader);
+//! - [`initramfs`]: the test initramfs (the `ktailor-init` binary as
+//!   `/init`, the generated `.config`, optional busybox), gzip-compressed;
+//! - [`qemu`]: direct kernel boot under QEMU, reading the init's
+//!   `KTAILOR-CHECK` lines from the serial console;
+//! - [`bzimage`]: the x86 boot protocol header and the PE/COFF header of an
+//!   EFI-stub kernel.
+//!
+//! This is the only crate that spawns make or QEMU. It never writes outside
+//! the output directory it is given (`OUT/NAME/...`), and it writes every
+//! product atomically and only when its bytes change, so make's own
+//! incremental build and file timestamps stay meaningful.
+//!
+//! Not here: computing configurations (the engine and `ktailor-spec` do
+//! that; this crate only hands their result to make).
+
+pub mod bzimage;
+pub mod cpio;
+pub mod initramfs;
+pub mod kernel;
+pub mod make;
+pub mod qemu;
+
+pub use ktailor_kconfig::Diagnostic;
+
+/// An error with no file position, with an optional hint.
+pub(crate) fn err(msg: impl Into<String>) -> Diagnostic {
+    Diagnostic::error("", 0, msg)
+}
+
+/// Writes `data` to `path` through a temporary file and a rename, and only
+/// when the bytes differ (so an unchanged product keeps its mtime).
+/// Returns whether the file was written.
+pub fn write_if_changed(path: &std::path::Path, data: &[u8]) -> Result<bool, Diagnostic> {
+    ktailor_kconfig::confdata::write_atomic(path, data, false)
+        .map_err(|e| err(format!("cannot write {}: {e}", path.display())))
+}
