@@ -17,31 +17,8 @@ use crate::err;
 /// `feature-files`).
 pub fn open_spec(path: &Path) -> Result<(Spec, Library), Vec<Diagnostic>> {
     let spec = Spec::load(path)?;
-    let mut lib = Library::builtin()
-        .map_err(|e| vec![err(format!("the built-in feature library is broken: {e}"))])?;
-    let mut errs = Vec::new();
-    for f in &spec.feature_files {
-        let p = spec.resolve_path(&f.value);
-        match std::fs::read_to_string(&p) {
-            Ok(t) => {
-                if let Err(e) = lib.add_file(&t, &p.display().to_string()) {
-                    errs.push(f.loc.error(e));
-                }
-            }
-            Err(e) => errs.push(
-                f.loc
-                    .error(format!("cannot read feature file {}: {e}", p.display())),
-            ),
-        }
-    }
-    if let Err(e) = lib.check_includes() {
-        errs.push(err(e));
-    }
-    if errs.is_empty() {
-        Ok((spec, lib))
-    } else {
-        Err(errs)
-    }
+    let lib = Library::for_spec(&spec)?;
+    Ok((spec, lib))
 }
 
 /// The error for a kernel name the spec does not declare.
@@ -113,61 +90,10 @@ pub fn prepare(
     })
 }
 
-/// The source tree of a spec kernel once `generate` has run: the `source`
-/// directory itself, or where `generate` unpacked the tarball (ktailor's
-/// cache, `sources/STEM-SIZE-MTIME/`, its single top directory).
-///
-/// This mirrors the private `source_dir` of `ktailor_spec::generate`; it
-/// should become that function, made public, so the two cannot drift.
+/// The source tree of a spec kernel: the `source` directory itself, or
+/// where `generate` unpacked the tarball.
 pub fn source_tree(spec: &Spec, k: &ktailor_spec::Kernel) -> Result<PathBuf, Diagnostic> {
-    let Some(src) = &k.source else {
-        return Err(k.loc.error(format!("kernel '{}' has no source", k.name)));
-    };
-    let p = spec.resolve_path(&src.value);
-    if p.is_dir() {
-        return Ok(p);
-    }
-    let md = std::fs::metadata(&p)
-        .map_err(|e| src.loc.error(format!("source '{}': {e}", p.display())))?;
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mtime = md
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let stem = name.split(".tar").next().unwrap_or("linux").to_string();
-    let dest = ktailor_tree::cache_dir()
-        .join("sources")
-        .join(format!("{stem}-{}-{mtime}", md.len()));
-    if !dest.join(".ktailor-unpacked").is_file() {
-        return Err(src.loc.error(format!(
-            "the tarball {} is not unpacked in {}",
-            p.display(),
-            dest.display()
-        )));
-    }
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dest)
-        .map_err(|e| src.loc.error(format!("{}: {e}", dest.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    let tree = if dirs.len() == 1 {
-        dirs.remove(0)
-    } else {
-        dest
-    };
-    if !tree.join("Makefile").is_file() {
-        return Err(src.loc.error(format!(
-            "{} is not a kernel tree (no Makefile)",
-            tree.display()
-        )));
-    }
-    Ok(tree)
+    ktailor_spec::generate::source_dir(spec, k)
 }
 
 /// The value of `CONFIG_NAME` in a `.config` text: `Some("y")`,

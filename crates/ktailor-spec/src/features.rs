@@ -229,6 +229,42 @@ pub struct Library {
 }
 
 impl Library {
+    /// The library a spec uses: the built-in features plus the spec's
+    /// `feature-files` (errors point at the spec line naming the file).
+    pub fn for_spec(spec: &crate::Spec) -> Result<Library, Vec<ktailor_kconfig::Diagnostic>> {
+        use ktailor_kconfig::Diagnostic;
+        let mut lib = Library::builtin().map_err(|e| {
+            vec![Diagnostic::error(
+                "",
+                0,
+                format!("the built-in feature library is broken: {e}"),
+            )]
+        })?;
+        let mut errs = Vec::new();
+        for f in &spec.feature_files {
+            let p = spec.resolve_path(&f.value);
+            match std::fs::read_to_string(&p) {
+                Ok(t) => {
+                    if let Err(e) = lib.add_file(&t, &p.display().to_string()) {
+                        errs.push(f.loc.error(e));
+                    }
+                }
+                Err(e) => errs.push(
+                    f.loc
+                        .error(format!("cannot read feature file {}: {e}", p.display())),
+                ),
+            }
+        }
+        if let Err(e) = lib.check_includes() {
+            errs.push(Diagnostic::error("", 0, e));
+        }
+        if errs.is_empty() {
+            Ok(lib)
+        } else {
+            Err(errs)
+        }
+    }
+
     /// The embedded library.
     pub fn builtin() -> Result<Library, String> {
         let mut lib = Library::default();

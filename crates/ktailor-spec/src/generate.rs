@@ -99,8 +99,8 @@ impl KernelResult {
 }
 
 /// Where a kernel's source comes from: a directory, or a tarball unpacked
-/// into the cache.
-fn source_dir(spec: &Spec, k: &Kernel) -> Result<PathBuf, Diagnostic> {
+/// into the cache (unpacked here on first use).
+pub fn source_dir(spec: &Spec, k: &Kernel) -> Result<PathBuf, Diagnostic> {
     let Some(src) = &k.source else {
         return Err(k.loc.error(format!("kernel '{}' has no source", k.name)).with_hint(
             "add source = \"/path/to/linux\" or a linux-source tarball such as /usr/src/linux-source-6.12.tar.xz",

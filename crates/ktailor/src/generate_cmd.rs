@@ -144,34 +144,6 @@ pub fn features(a: FeaturesArgs) -> u8 {
     }
 }
 
-fn load_library(spec: &Spec) -> Result<Library, Vec<ktailor_kconfig::Diagnostic>> {
-    let mut lib =
-        Library::builtin().map_err(|e| vec![ktailor_kconfig::Diagnostic::error("", 0, e)])?;
-    let mut errs = Vec::new();
-    for f in &spec.feature_files {
-        let p = spec.resolve_path(&f.value);
-        match std::fs::read_to_string(&p) {
-            Ok(t) => {
-                if let Err(e) = lib.add_file(&t, &p.display().to_string()) {
-                    errs.push(f.loc.error(e));
-                }
-            }
-            Err(e) => errs.push(
-                f.loc
-                    .error(format!("cannot read feature file {}: {e}", p.display())),
-            ),
-        }
-    }
-    if let Err(e) = lib.check_includes() {
-        errs.push(ktailor_kconfig::Diagnostic::error("", 0, e));
-    }
-    if errs.is_empty() {
-        Ok(lib)
-    } else {
-        Err(errs)
-    }
-}
-
 fn origin_json(o: &Origin) -> serde_json::Value {
     match o {
         Origin::Feature {
@@ -280,7 +252,7 @@ pub fn run(a: GenerateArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let lib = match load_library(&spec) {
+    let lib = match Library::for_spec(&spec) {
         Ok(l) => l,
         Err(d) => {
             print_diags(&d, std::path::Path::new("."));
@@ -407,7 +379,7 @@ pub fn check(a: CheckArgs) -> u8 {
         None => None,
     };
     let lib = match &spec {
-        Some(s) => match load_library(s) {
+        Some(s) => match Library::for_spec(s) {
             Ok(l) => l,
             Err(d) => {
                 print_diags(&d, std::path::Path::new("."));

@@ -5,62 +5,12 @@
 //! test.sh runs it, and then a missing tree fails).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-struct Tmp(PathBuf);
-
-impl Tmp {
-    fn new(name: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!("ktailor-hw-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Tmp(d)
-    }
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
-        let p = self.0.join(rel);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).expect("dir");
-        }
-        std::fs::write(&p, text).expect("write");
-        p
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
+use common::{Out, Tmp};
 
 fn ktailor(dir: &Path, args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_ktailor"))
-        .args(args)
-        .current_dir(dir)
-        .env("KTAILOR_CACHE_DIR", dir.join(".cache"))
-        .output()
-        .expect("run ktailor");
-    let out = Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    eprintln!(
-        "$ ktailor {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        out.code,
-        out.stdout,
-        out.stderr
-    );
-    out
+    common::ktailor(dir, args, &[])
 }
 
 fn fixture(name: &str) -> String {
