@@ -547,8 +547,16 @@ pub fn diff_configs(a: DiffArgs) -> u8 {
 }
 
 fn print_json(c: &Changes, k: Option<&Kconfig>) {
-    let item = |n: &str| {
+    // One object per option: its name, old and/or new value, and with a
+    // tree its menu path and prompt.
+    let item = |n: &str, old: Option<&str>, new: Option<&str>| {
         let mut v = json!({ "name": n });
+        if let Some(o) = old {
+            v["old"] = json!(o);
+        }
+        if let Some(x) = new {
+            v["new"] = json!(x);
+        }
         if let Some(k) = k {
             let (menu, prompt) = menu_of(k, n);
             v["menu"] = json!(menu);
@@ -559,30 +567,17 @@ fn print_json(c: &Changes, k: Option<&Kconfig>) {
     let removed: Vec<_> = c
         .removed
         .iter()
-        .map(|(n, v)| {
-            let mut x = item(n);
-            x["old"] = json!(v);
-            x
-        })
+        .map(|(n, v)| item(n, Some(v), None))
         .collect();
     let added: Vec<_> = c
         .added
         .iter()
-        .map(|(n, v)| {
-            let mut x = item(n);
-            x["new"] = json!(v);
-            x
-        })
+        .map(|(n, v)| item(n, None, Some(v)))
         .collect();
     let changed: Vec<_> = c
         .changed
         .iter()
-        .map(|(n, o, v)| {
-            let mut x = item(n);
-            x["old"] = json!(o);
-            x["new"] = json!(v);
-            x
-        })
+        .map(|(n, o, v)| item(n, Some(o), Some(v)))
         .collect();
     let out = json!({ "removed": removed, "added": added, "changed": changed });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
