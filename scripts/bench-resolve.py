@@ -8,8 +8,10 @@ can only be modules) with `ktailor enable`, then count:
 
   resolved   ktailor wrote a plan, the request holds in it, and the C conf
              (olddefconfig, run exactly as make runs it) leaves it unchanged
-  refused    ktailor said the request cannot hold (exit 1); without a
-             complete search this is a claim, not a proof
+  impossible ktailor proved the request cannot hold (exit 1, "proven
+             impossible" with the conflicting rules)
+  refused    ktailor found no plan but no proof either (exit 1) — a
+             satisfiable request missed, unless proven otherwise
   wrong      ktailor wrote a plan the C conf changes, or one where the
              request does not hold
   error      ktailor failed (exit 2)
@@ -94,7 +96,7 @@ def run_base(name: str, src: Path, work: Path, kt: Path, conf_env: dict, conf_ar
     have = values(base)
     off = sorted(n for n in cands if have.get(n, "n") == "n")
     chosen = off if sample is None else sorted(rng.sample(off, min(sample, len(off))))
-    counts = {"resolved": 0, "refused": 0, "wrong": 0, "error": 0}
+    counts = {"resolved": 0, "impossible": 0, "refused": 0, "wrong": 0, "error": 0}
     times: list[float] = []
     sizes: list[int] = []
     wrong: list[str] = []
@@ -106,7 +108,11 @@ def run_base(name: str, src: Path, work: Path, kt: Path, conf_env: dict, conf_ar
                             "--config", str(trial)], capture_output=True, text=True)
         times.append(time.perf_counter() - t0)
         if r.returncode == 1:
-            counts["refused"] += 1
+            if "proven impossible" in r.stderr:
+                counts["impossible"] += 1
+            else:
+                counts["refused"] += 1
+                wrong.append(f"{sym}: refused without proof: {r.stderr.strip()[-300:]}")
             continue
         if r.returncode != 0:
             counts["error"] += 1
@@ -154,10 +160,10 @@ def main() -> int:
     rows = [run_base(b, src, work, args.ktailor, conf_env, conf_argv, conf_obj, cands,
                      None if args.all else args.sample, rng) for b in ("defconfig", "tinyconfig")]
     print("ktailor enable SYMBOL on x86_64 6.12, judged by the C conf (olddefconfig keeps the plan)")
-    print(f"{'base':<11} {'off':>5} {'tried':>5} {'resolved':>8} {'refused':>7} {'wrong':>5} {'error':>5}"
+    print(f"{'base':<11} {'off':>5} {'tried':>5} {'resolved':>8} {'impossible':>10} {'refused':>7} {'wrong':>5} {'error':>5}"
           f" {'median':>7} {'p95':>7} {'plan':>5}")
     for r in rows:
-        print(f"{r['base']:<11} {r['candidates']:>5} {r['tried']:>5} {r['resolved']:>8} {r['refused']:>7}"
+        print(f"{r['base']:<11} {r['candidates']:>5} {r['tried']:>5} {r['resolved']:>8} {r['impossible']:>10} {r['refused']:>7}"
               f" {r['wrong']:>5} {r['error']:>5} {r['median_s']*1000:>5.0f}ms {r['p95_s']*1000:>5.0f}ms"
               f" {r['median_plan']:>5}")
     for r in rows:

@@ -1,26 +1,23 @@
 //! Pulling dependencies in: given requested option values that do not hold
-//! in a configuration, find extra option values that make them hold.
+//! in a configuration, find the user values that make them hold — or show
+//! that nothing can.
 //!
-//! This is the dependency-following resolver: it reads why a request does
-//! not hold from the Kconfig model — the unmet `depends on`, the prompt's
-//! condition, a choice's own dependencies, the `select` a promptless option
-//! needs, the `select` that forces an unwanted option on — and adds the
-//! values that satisfy it (for `A || B` the side with fewer unmet terms,
-//! the left one on a tie, noting that an alternative exists), then asks the
-//! caller to evaluate the configuration again with the exact engine, until
-//! everything holds or nothing more can be added. The engine is the judge:
-//! nothing is reported as resolved unless the evaluated configuration shows
-//! it. Requests the user made are never changed; an addition that would
-//! contradict one is reported as a conflict instead.
-//!
-//! Not here: a complete search (a SAT encoding that proves impossibility
-//! and minimises changes is the planned next step).
+//! The search is the SAT planner of `ktailor-sat`: it proposes the plan
+//! that changes the fewest options, or proves the requests cannot hold
+//! together and names the requests and Kconfig rules involved. The exact
+//! engine is the judge: every plan is evaluated (olddefconfig on the
+//! current configuration plus the plan's values plus the requests), and
+//! when the result differs from what the planner expected, the difference
+//! goes back to the planner and it searches again. Nothing is reported as
+//! resolved unless the evaluated configuration shows it. Requests the user
+//! made are never changed.
 
 pub mod diff;
 pub mod explain;
 
 use ktailor_kconfig::expr::Expr;
 use ktailor_kconfig::{ExprId, Kconfig, PropType, SymId, SymType, Tri};
+use ktailor_sat::{Goal, Outcome, Planner, Solution};
 
 /// A requested value: a tristate, or the exact string value of an
 /// int/hex/string option.
@@ -45,16 +42,16 @@ pub struct Addition {
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
     pub additions: Vec<Addition>,
-    /// Where a real choice was made (`A || B`).
+    /// Other plans of the same size, each confirmed by the engine
+    /// (computed when asked for), or a note that they exist.
     pub alternatives: Vec<String>,
-    /// Things that could not be satisfied by adding values.
+    /// Why the requests cannot hold: the requests and Kconfig rules that
+    /// conflict, each with file:line.
     pub conflicts: Vec<String>,
+    /// The conflict is proven: no configuration satisfies the requests.
+    pub proven: bool,
+    /// Plans evaluated by the engine.
     pub rounds: usize,
-}
-
-fn value_of(k: &mut Kconfig, s: SymId) -> String {
-    k.sym_calc_value(s);
-    k.sym_string_value_now(s)
 }
 
 /// Whether a request holds. A request for `m` (the driver available) is
@@ -67,513 +64,446 @@ pub fn request_holds(actual: &str, w: &Want) -> bool {
     }
 }
 
-fn holds(k: &mut Kconfig, s: SymId, w: &Want) -> bool {
-    let v = value_of(k, s);
-    request_holds(&v, w)
-}
-
-struct Ctx<'a> {
-    k: &'a mut Kconfig,
-    out: Vec<(SymId, Tri, String, String)>,
-    alternatives: Vec<String>,
-    conflicts: Vec<String>,
-    /// Symbols whose values are fixed by the user.
-    fixed: &'a [(SymId, Want)],
-    /// Promptless symbols being switched off through their selectors (a
-    /// guard against select cycles).
-    switching_off: Vec<SymId>,
-}
-
-impl Ctx<'_> {
-    fn fixed_value(&self, s: SymId) -> Option<&Want> {
-        self.fixed.iter().find(|(x, _)| *x == s).map(|(_, w)| w)
-    }
-
-    fn push(&mut self, s: SymId, v: Tri, needed_by: &str, because: &str) {
-        if s.idx() < 3 || self.k.is_choice(s) {
-            return;
-        }
-        let has_prompt = self
-            .k
-            .sym(s)
-            .props
-            .iter()
-            .any(|p| matches!(self.k.prop(*p).ty, PropType::Prompt | PropType::Menu));
-        if v == Tri::N && !has_prompt {
-            // A promptless option cannot be switched off by a user value,
-            // but when selects hold it on, switching those off may do.
-            // Should a default keep it on too, the next round shows it and
-            // this reports the conflict.
-            if self.k.sym(s).rev_dep.tri > Tri::N && !self.switching_off.contains(&s) {
-                self.switching_off.push(s);
-                self.off(s, Tri::N);
-                self.switching_off.pop();
-                return;
-            }
-            let n = self.k.sym_name(s);
-            self.conflicts.push(format!("CONFIG_{needed_by} would need CONFIG_{n}=n ({because}), but CONFIG_{n} has no prompt"));
-            return;
-        }
-        if let Some(w) = self.fixed_value(s) {
-            if *w != Want::Tri(v) {
-                let n = self.k.sym_name(s);
-                self.conflicts.push(format!(
-                    "CONFIG_{needed_by} needs CONFIG_{n}={} ({because}), but CONFIG_{n} is requested as {}",
-                    v.as_str(),
-                    match w {
-                        Want::Tri(t) => t.as_str().to_string(),
-                        Want::Text(t) => t.clone(),
-                    }
-                ));
-            }
-            return;
-        }
-        match self.out.iter_mut().find(|(x, _, _, _)| *x == s) {
-            Some(e) => {
-                if e.1 != Tri::N && v > e.1 {
-                    *e = (s, v, needed_by.to_string(), because.to_string());
-                }
-            }
-            None => self
-                .out
-                .push((s, v, needed_by.to_string(), because.to_string())),
-        }
-    }
-
-    /// Unmet symbol leaves of `e` towards value `v` (a cost estimate).
-    fn cost(&mut self, e: ExprId, v: Tri) -> usize {
-        if self.k.expr_calc_value(Some(e)) >= v {
-            return 0;
-        }
-        match self.k.exprs.get(e) {
-            Expr::And(a, b) => self.cost(a, v) + self.cost(b, v),
-            Expr::Or(a, b) => self.cost(a, v).min(self.cost(b, v)),
-            Expr::Sym(s) if s.idx() < 3 => 1000,
-            // A promptless option cannot be set; it needs its own selector.
-            Expr::Sym(s) if !self.has_prompt(s) => 50,
-            _ => 1,
-        }
-    }
-
-    /// What turning `e` down to at most `max` takes (a cost estimate):
-    /// an option with a prompt is cheap, one held on by selects costs its
-    /// selectors, one held on by a default alone cannot be turned off.
-    fn cost_off(&mut self, e: ExprId, max: Tri) -> usize {
-        if self.k.expr_calc_value(Some(e)) <= max {
-            return 0;
-        }
-        match self.k.exprs.get(e) {
-            Expr::And(a, b) => self.cost_off(a, max).min(self.cost_off(b, max)),
-            Expr::Or(a, b) => self.cost_off(a, max) + self.cost_off(b, max),
-            Expr::Not(a) => self.cost(a, max.not()),
-            Expr::Sym(s) if s.idx() < 3 => 1000,
-            Expr::Sym(s) if self.has_prompt(s) => 1,
-            Expr::Sym(s) if self.k.sym(s).rev_dep.tri > max => 10,
-            _ => 1000,
-        }
-    }
-
-    fn has_prompt(&self, s: SymId) -> bool {
-        self.k
-            .sym(s)
-            .props
-            .iter()
-            .any(|p| matches!(self.k.prop(*p).ty, PropType::Prompt | PropType::Menu))
-    }
-
-    /// Make `e` evaluate to at least `v`.
-    fn need(&mut self, e: Option<ExprId>, v: Tri, by: &str, because: &str) {
-        let Some(e) = e else { return };
-        if self.k.expr_calc_value(Some(e)) >= v {
-            return;
-        }
-        match self.k.exprs.get(e) {
-            Expr::Sym(s) => {
-                if s.idx() < 3 {
-                    self.conflicts
-                        .push(format!("CONFIG_{by} needs {because}, which can never hold"));
-                    return;
-                }
-                let tv = if self.k.sym(s).ty == SymType::Tristate {
-                    v
-                } else {
-                    Tri::Y
-                };
-                self.push(s, tv, by, because);
-            }
-            Expr::And(a, b) => {
-                self.need(Some(a), v, by, because);
-                self.need(Some(b), v, by, because);
-            }
-            Expr::Or(a, b) => {
-                let (ca, cb) = (self.cost(a, v), self.cost(b, v));
-                let pick = if cb < ca { b } else { a };
-                if ca == cb || ca.min(cb) > 0 {
-                    let (sa, sb) = (
-                        self.k.expr_to_string(Some(a)),
-                        self.k.expr_to_string(Some(b)),
-                    );
-                    let chosen = if pick == a { &sa } else { &sb };
-                    self.alternatives.push(format!(
-                        "for CONFIG_{by}: chose {chosen} (alternatives: {sa} | {sb})"
-                    ));
-                }
-                self.need(Some(pick), v, by, because);
-            }
-            Expr::Not(a) => self.need_off(Some(a), v.not(), by, because),
-            Expr::Cmp(op, a, b) => {
-                let (sym, c) = if b.idx() < 3 {
-                    (a, b)
-                } else if a.idx() < 3 {
-                    (b, a)
-                } else {
-                    (a, b)
-                };
-                if c.idx() >= 3 || sym.idx() < 3 {
-                    self.conflicts.push(format!(
-                        "CONFIG_{by} needs {because}: a comparison the resolver cannot satisfy"
-                    ));
-                    return;
-                }
-                let cv = match c {
-                    x if x == SymId::YES => Tri::Y,
-                    x if x == SymId::MOD => Tri::M,
-                    _ => Tri::N,
-                };
-                use ktailor_kconfig::CmpOp::*;
-                match op {
-                    Eq if cv == Tri::N => self.push(sym, Tri::N, by, because),
-                    Eq => self.push(sym, cv, by, because),
-                    Ne if cv == Tri::N => {
-                        let tv = if self.k.sym(sym).ty == SymType::Tristate {
-                            Tri::M
-                        } else {
-                            Tri::Y
-                        };
-                        self.push(sym, tv, by, because)
-                    }
-                    Ne if cv == Tri::Y => {
-                        let tv = if self.k.sym(sym).ty == SymType::Tristate {
-                            Tri::M
-                        } else {
-                            Tri::N
-                        };
-                        self.push(sym, tv, by, because)
-                    }
-                    _ => self.conflicts.push(format!(
-                        "CONFIG_{by} needs {because}: a comparison the resolver cannot satisfy"
-                    )),
-                }
-            }
-            Expr::Range(..) => {}
-        }
-    }
-
-    /// Make `e` evaluate to at most `max`.
-    fn need_off(&mut self, e: Option<ExprId>, max: Tri, by: &str, because: &str) {
-        let Some(e) = e else { return };
-        if self.k.expr_calc_value(Some(e)) <= max {
-            return;
-        }
-        match self.k.exprs.get(e) {
-            Expr::Sym(s) => {
-                if s.idx() < 3 {
-                    self.conflicts
-                        .push(format!("CONFIG_{by} needs {because}, which can never hold"));
-                    return;
-                }
-                let tv = if max == Tri::M && self.k.sym(s).ty == SymType::Tristate {
-                    Tri::M
-                } else {
-                    Tri::N
-                };
-                self.push(s, tv, by, because);
-            }
-            Expr::Or(a, b) => {
-                self.need_off(Some(a), max, by, because);
-                self.need_off(Some(b), max, by, because);
-            }
-            Expr::And(a, b) => {
-                // Either side off will do: the cheaper one, left on a tie.
-                let (ca, cb) = (self.cost_off(a, max), self.cost_off(b, max));
-                let pick = if ca <= cb { a } else { b };
-                self.need_off(Some(pick), max, by, because);
-            }
-            Expr::Not(a) => self.need(Some(a), max.not(), by, because),
-            _ => self.conflicts.push(format!(
-                "CONFIG_{by} needs {because}: a condition the resolver cannot turn off"
-            )),
-        }
-    }
-
-    /// What symbol `s` needs to reach `v`.
-    fn on(&mut self, s: SymId, v: Tri) {
-        let name = self.k.sym_name(s);
-        if v == Tri::M && self.k.modules_val == Tri::N {
-            let ms = self.k.modules_sym;
-            let e = self.k.exprs.sym(ms);
-            self.need(
-                Some(e),
-                Tri::Y,
-                &name,
-                "modules enabled (MODULES) for a module",
-            );
-        }
-        let sym = self.k.sym(s).clone();
-        let prompts: Vec<_> = sym
-            .props
-            .iter()
-            .copied()
-            .filter(|p| matches!(self.k.prop(*p).ty, PropType::Prompt | PropType::Menu))
-            .collect();
-        if let Some(choice) = self.k.sym_get_choice_menu(s) {
-            let dep = self.k.menus[choice.idx()].dep;
-            let txt = format!(
-                "its choice's dependencies {}",
-                self.k.expr_to_string_with_values(dep)
-            );
-            self.need(dep, Tri::Y, &name, &txt);
-        }
-        if prompts.is_empty() {
-            // A default can turn it on: its direct dependencies, the
-            // default's condition and the default's value must hold.
-            let first_default = sym
-                .props
-                .iter()
-                .copied()
-                .find(|p| self.k.prop(*p).ty == PropType::Default);
-            if let Some(p) = first_default {
-                let e = self.k.prop(p).expr;
-                let c = self.k.prop(p).visible.expr;
-                let e_str = self.k.expr_to_string_with_values(e);
-                let c_str = self.k.expr_to_string_with_values(c);
-                let d_str = self.k.expr_to_string_with_values(sym.dir_dep.expr);
-                let before = self.conflicts.len();
-                self.need(sym.dir_dep.expr, v, &name, &format!("depends on {d_str}"));
-                self.need(c, v, &name, &format!("its default applies if {c_str}"));
-                self.need(e, v, &name, &format!("its default is {e_str}"));
-                if self.conflicts.len() == before {
-                    return;
-                }
-            }
-            // Only a select can turn it on: pick the cheapest selector.
-            let mut terms = Vec::new();
-            collect_or(self.k, sym.rev_dep.expr, &mut terms);
-            let mut best: Option<(usize, ExprId)> = None;
-            for t in terms {
-                let c = self.cost(t, v);
-                if best.is_none_or(|(bc, _)| c < bc) {
-                    best = Some((c, t));
-                }
-            }
-            let candidates = {
-                let mut all = Vec::new();
-                collect_or(self.k, sym.rev_dep.expr, &mut all);
-                all.len()
-            };
-            if candidates > 1 {
-                if let Some((_, t)) = best {
-                    let chosen = self.k.expr_to_string(Some(t));
-                    self.alternatives.push(format!(
-                        "CONFIG_{name} can only be selected; chose {chosen} among {candidates} selectors (`ktailor explain {name}` lists them)"
-                    ));
-                }
-            }
-            match best {
-                Some((_, t)) => {
-                    let txt = format!("selected by {}", self.k.expr_to_string_with_values(Some(t)));
-                    self.need(Some(t), v, &name, &txt);
-                }
-                None => self.conflicts.push(format!(
-                    "CONFIG_{name} has no prompt and nothing selects it"
-                )),
-            }
-            return;
-        }
-        let txt = format!(
-            "depends on {}",
-            self.k.expr_to_string_with_values(sym.dir_dep.expr)
-        );
-        self.need(sym.dir_dep.expr, v, &name, &txt);
-        // The prompt's own condition (`prompt "x" if COND`, `visible if`).
-        if let Some(p) = prompts.first() {
-            let vis = self.k.prop(*p).visible.expr;
-            let txt = format!(
-                "its prompt is visible if {}",
-                self.k.expr_to_string_with_values(vis)
-            );
-            self.need(vis, v, &name, &txt);
-        }
-    }
-
-    /// What symbol `s` needs to be `n` (or at most m).
-    fn off(&mut self, s: SymId, max: Tri) {
-        let name = self.k.sym_name(s);
-        let sym = self.k.sym(s).clone();
-        if sym.rev_dep.tri > max {
-            let mut terms = Vec::new();
-            collect_or(self.k, sym.rev_dep.expr, &mut terms);
-            for t in terms {
-                if self.k.expr_calc_value(Some(t)) > max {
-                    let txt = format!(
-                        "its selector off: selected by {}",
-                        self.k.expr_to_string_with_values(Some(t))
-                    );
-                    self.need_off(Some(t), max, &name, &txt);
-                }
-            }
-        } else if sym.visible == Tri::N {
-            self.conflicts.push(format!(
-                "CONFIG_{name} has no visible prompt, so its default applies (depends on {})",
-                self.k.expr_to_string_with_values(sym.dir_dep.expr)
-            ));
-        }
-    }
-
-    fn visible(&mut self, s: SymId) {
-        let name = self.k.sym_name(s);
-        let sym = self.k.sym(s).clone();
-        if sym.visible == Tri::N {
-            let txt = format!(
-                "depends on {}",
-                self.k.expr_to_string_with_values(sym.dir_dep.expr)
-            );
-            self.need(sym.dir_dep.expr, Tri::Y, &name, &txt);
-            let prompts: Vec<_> = sym
-                .props
-                .iter()
-                .copied()
-                .filter(|p| self.k.prop(*p).ty == PropType::Prompt)
-                .collect();
-            if let Some(p) = prompts.first() {
-                let vis = self.k.prop(*p).visible.expr;
-                let txt = format!(
-                    "its prompt is visible if {}",
-                    self.k.expr_to_string_with_values(vis)
-                );
-                self.need(vis, Tri::Y, &name, &txt);
-            } else {
-                self.conflicts.push(format!(
-                    "CONFIG_{name} has no prompt: its value is its default"
-                ));
-            }
-        }
-    }
-}
-
-fn collect_or(k: &Kconfig, e: Option<ExprId>, out: &mut Vec<ExprId>) {
-    let Some(e) = e else { return };
-    if let Expr::Or(a, b) = k.exprs.get(e) {
-        collect_or(k, Some(a), out);
-        collect_or(k, Some(b), out);
-    } else {
-        out.push(e);
-    }
-}
-
 /// Builds and settles a configuration from assignments (the judge).
 pub type Evaluate<'a> = dyn FnMut(&[(String, Want)]) -> Option<Kconfig> + 'a;
 
-/// Finds additions that make `requests` hold. `evaluate` builds the
-/// configuration for a list of assignments (the additions first, then the
-/// requests, so a request wins over an addition) and returns the settled
-/// tree; it is the judge of every round. Returns the plan and the last
-/// evaluated tree.
-/// `required[i]` says whether request `i` must hold; optional requests are
-/// applied but the resolver does not change other options for them.
+/// How `resolve` searches.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Plans the engine may evaluate before the resolver gives up.
+    pub max_rounds: usize,
+    /// Other plans of the same size to find and confirm (0: only say
+    /// whether one exists).
+    pub alternatives: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_rounds: 40,
+            alternatives: 0,
+        }
+    }
+}
+
+fn holds_in(k: &mut Kconfig, name: &str, w: &Want) -> bool {
+    let Some(s) = k.find(name) else { return false };
+    k.sym_calc_value(s);
+    let v = k.sym_string_value_now(s);
+    // String values compare unquoted.
+    match w {
+        Want::Text(t) => v == t.trim_matches('"') || v == *t,
+        _ => request_holds(&v, w),
+    }
+}
+
+/// Finds the values that make `requests` hold. `evaluate` builds the
+/// configuration for a list of assignments (the plan first, then the
+/// requests, so a request wins) and returns the settled tree; called with
+/// no assignments it gives the current configuration. Returns the plan and
+/// the last evaluated tree. `required[i]` says whether request `i` must
+/// hold; optional requests are applied but nothing else changes for them.
 pub fn resolve(
     requests: &[(String, Want)],
     required: &[bool],
     evaluate: &mut Evaluate<'_>,
     max_rounds: usize,
 ) -> Option<(Plan, Kconfig)> {
+    let opts = Options {
+        max_rounds,
+        ..Options::default()
+    };
+    resolve_with(requests, required, evaluate, &opts)
+}
+
+/// `resolve` with all options.
+pub fn resolve_with(
+    requests: &[(String, Want)],
+    required: &[bool],
+    evaluate: &mut Evaluate<'_>,
+    opts: &Options,
+) -> Option<(Plan, Kconfig)> {
     let mut plan = Plan::default();
-    let mut adds: Vec<Addition> = Vec::new();
-    loop {
-        let mut all: Vec<(String, Want)> = adds
-            .iter()
-            .map(|a| (a.name.clone(), Want::Tri(a.value)))
-            .collect();
-        all.extend(requests.iter().cloned());
-        let mut k = evaluate(&all)?;
-        plan.rounds += 1;
-        if plan.rounds > max_rounds {
-            plan.conflicts
-                .push(format!("gave up after {max_rounds} rounds"));
-            return Some((plan, k));
-        }
-        let fixed: Vec<(SymId, Want)> = requests
-            .iter()
-            .filter_map(|(n, w)| k.find(n).map(|s| (s, w.clone())))
-            .collect();
-        let targets: Vec<(SymId, Want)> = requests
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| required.get(*i).copied().unwrap_or(true))
-            .filter_map(|(_, (n, w))| k.find(n).map(|s| (s, w.clone())))
-            .chain(
-                adds.iter()
-                    .filter_map(|a| k.find(&a.name).map(|s| (s, Want::Tri(a.value)))),
-            )
-            .collect();
-        let mut ctx = Ctx {
-            k: &mut k,
-            out: Vec::new(),
-            alternatives: Vec::new(),
-            conflicts: Vec::new(),
-            fixed: &fixed,
-            switching_off: Vec::new(),
+    // The requests on their own may already do.
+    let mut k = evaluate(requests)?;
+    plan.rounds += 1;
+    let must: Vec<usize> = (0..requests.len())
+        .filter(|&i| required.get(i).copied().unwrap_or(true))
+        .collect();
+    if must
+        .iter()
+        .all(|&i| holds_in(&mut k, &requests[i].0, &requests[i].1))
+    {
+        return Some((plan, k));
+    }
+    let mut base = evaluate(&[])?;
+    let mut goals = Vec::new();
+    for &i in &must {
+        let (name, w) = &requests[i];
+        let Some(s) = base.find(name) else { continue };
+        let g = match w {
+            Want::Tri(Tri::Y) => Goal::Y,
+            Want::Tri(Tri::M) => Goal::M,
+            Want::Tri(Tri::N) => Goal::N,
+            Want::Text(_) => Goal::Shown,
         };
-        for (s, w) in &targets {
-            if holds(ctx.k, *s, w) {
-                continue;
-            }
-            match w {
-                Want::Tri(Tri::N) => ctx.off(*s, Tri::N),
-                Want::Tri(v) => ctx.on(*s, *v),
-                Want::Text(_) => ctx.visible(*s),
-            }
-        }
-        let Ctx {
-            out,
-            alternatives,
-            conflicts,
-            ..
-        } = ctx;
-        for a in alternatives {
-            if !plan.alternatives.contains(&a) {
-                plan.alternatives.push(a);
-            }
-        }
-        let mut progress = false;
-        for (s, v, by, because) in out {
-            let name = k.sym_name(s);
-            if let Some(a) = adds.iter_mut().find(|a| a.name == name) {
-                // Needed at a higher level now (y where m was added).
-                if a.value != Tri::N && v > a.value {
-                    a.value = v;
-                    a.needed_by = by;
-                    a.because = because;
-                    progress = true;
-                }
-                continue;
-            }
-            progress = true;
-            adds.push(Addition {
-                name,
-                value: v,
-                needed_by: by,
-                because,
-            });
-        }
-        if !progress {
-            for c in conflicts {
-                if !plan.conflicts.contains(&c) {
-                    plan.conflicts.push(c);
-                }
-            }
-            plan.additions = adds;
+        goals.push((s, g));
+    }
+    let same_tree = base.syms.len() == k.syms.len();
+    // A request for m asks for m first; y also meets it when m cannot hold.
+    let mut strict = goals.iter().any(|g| g.1 == Goal::M);
+    loop {
+        let now: Vec<(SymId, Goal)> = goals
+            .iter()
+            .map(|&(s, g)| match g {
+                Goal::M if !strict => (s, Goal::AtLeastM),
+                _ => (s, g),
+            })
+            .collect();
+        let mut planner = Planner::new(&mut base, &now);
+        let found = search(
+            &mut planner,
+            requests,
+            &must,
+            evaluate,
+            opts,
+            &mut plan,
+            &mut k,
+            same_tree,
+        )?;
+        if found || !strict {
             return Some((plan, k));
+        }
+        strict = false;
+        plan.conflicts.clear();
+        plan.proven = false;
+    }
+}
+
+/// One search with the engine as the judge: true when a confirmed plan is
+/// in `plan` (and its evaluated tree in `k`); false with the conflict, or
+/// the note that no plan was confirmed, in `plan.conflicts`.
+#[allow(clippy::too_many_arguments)] // reason: the state of one resolve_with call, passed down once
+fn search(
+    planner: &mut Planner<'_>,
+    requests: &[(String, Want)],
+    must: &[usize],
+    evaluate: &mut Evaluate<'_>,
+    opts: &Options,
+    plan: &mut Plan,
+    k: &mut Kconfig,
+    same_tree: bool,
+) -> Option<bool> {
+    let goal_req: Vec<usize> = must
+        .iter()
+        .copied()
+        .filter(|&i| planner.enc.k.find(&requests[i].0).is_some())
+        .collect();
+    while plan.rounds < opts.max_rounds {
+        let sol = match planner.solve_plan() {
+            Outcome::Plan(sol) => sol,
+            Outcome::Impossible(c) | Outcome::Unproven(c) => {
+                plan.proven = c.frozen.is_empty();
+                plan.conflicts = render_conflict(planner, &c, requests, &goal_req);
+                return Some(false);
+            }
+        };
+        let all = with_requests(planner.enc.k, &sol, requests);
+        *k = evaluate(&all)?;
+        plan.rounds += 1;
+        if must
+            .iter()
+            .all(|&i| holds_in(k, &requests[i].0, &requests[i].1))
+        {
+            let goals: Vec<SymId> = goal_req
+                .iter()
+                .filter_map(|&i| planner.enc.k.find(&requests[i].0))
+                .collect();
+            plan.additions = additions(planner, &sol, &goals);
+            if alternatives(planner, &sol, requests, evaluate, opts, plan) {
+                // The last evaluation was an alternative's: the plan's
+                // configuration is the one to hand back.
+                *k = evaluate(&all)?;
+                plan.rounds += 1;
+            }
+            return Some(true);
+        }
+        if !same_tree {
+            break;
+        }
+        let mut engine = |s: SymId| {
+            k.sym_calc_value(s);
+            k.sym(s).curr_tri
+        };
+        if !planner.refine(&sol, &mut engine) {
+            break;
         }
     }
+    plan.conflicts.push(format!(
+        "no plan the engine confirms was found after {} evaluation(s)",
+        plan.rounds
+    ));
+    Some(false)
+}
+
+/// The plan's values, then the requests (which win over the plan).
+fn with_requests(k: &Kconfig, sol: &Solution, requests: &[(String, Want)]) -> Vec<(String, Want)> {
+    let mut all: Vec<(String, Want)> = sol
+        .assignments
+        .iter()
+        .map(|&(s, v)| (k.sym_name(s), Want::Tri(v)))
+        .collect();
+    all.extend(requests.iter().cloned());
+    all
+}
+
+/// Looks for other plans of the same size; confirms and lists up to
+/// `opts.alternatives` of them, or notes that one exists. Returns whether
+/// the engine evaluated any.
+fn alternatives(
+    planner: &mut Planner<'_>,
+    sol: &Solution,
+    requests: &[(String, Want)],
+    evaluate: &mut Evaluate<'_>,
+    opts: &Options,
+    plan: &mut Plan,
+) -> bool {
+    if sol.changes.is_empty() {
+        return false;
+    }
+    let mut found: Vec<Solution> = Vec::new();
+    let want = opts.alternatives.max(1);
+    while found.len() < want {
+        let Some(alt) = planner.alternative(sol, &found) else {
+            break;
+        };
+        found.push(alt);
+    }
+    if found.is_empty() {
+        return false;
+    }
+    if opts.alternatives == 0 {
+        plan.alternatives
+            .push("another plan of the same size exists (`--alternatives` lists them)".to_string());
+        return false;
+    }
+    let requested: Vec<&str> = requests.iter().map(|r| r.0.as_str()).collect();
+    for alt in &found {
+        let all = with_requests(planner.enc.k, alt, requests);
+        let Some(mut k) = evaluate(&all) else {
+            continue;
+        };
+        plan.rounds += 1;
+        if !requests.iter().all(|(n, w)| holds_in(&mut k, n, w)) {
+            continue;
+        }
+        let text: Vec<String> = alt
+            .assignments
+            .iter()
+            .map(|&(s, v)| (planner.enc.k.sym_name(s), v))
+            .filter(|(n, _)| !requested.contains(&n.as_str()))
+            .map(|(n, v)| format!("CONFIG_{n}={}", v.as_str()))
+            .collect();
+        plan.alternatives.push(if text.is_empty() {
+            "nothing else set (the requests alone, with other values following)".to_string()
+        } else {
+            text.join(" ")
+        });
+    }
+    true
+}
+
+/// Whether expression `e` mentions `s`.
+fn mentions(k: &Kconfig, e: Option<ExprId>, s: SymId) -> bool {
+    let Some(e) = e else { return false };
+    match k.exprs.get(e) {
+        Expr::Sym(x) => x == s,
+        Expr::Not(a) => mentions(k, Some(a), s),
+        Expr::And(a, b) | Expr::Or(a, b) => mentions(k, Some(a), s) || mentions(k, Some(b), s),
+        Expr::Cmp(_, a, b) | Expr::Range(a, b) => a == s || b == s,
+    }
+}
+
+/// Why the plan sets `s`: the first requested or changed option whose
+/// dependencies, prompt condition or selectors name it.
+fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String)> {
+    if s == k.modules_sym {
+        let m = around
+            .iter()
+            .find(|&&t| k.sym(t).ty == SymType::Tristate)
+            .or(around.first())?;
+        return Some((k.sym_name(*m), "MODULES=y to be a module".to_string()));
+    }
+    for &t in around {
+        if t == s {
+            continue;
+        }
+        let sym = k.sym(t).clone();
+        let name = k.sym_name(t);
+        if mentions(k, sym.dir_dep.expr, s) {
+            let e = k.expr_to_string_with_values(sym.dir_dep.expr);
+            return Some((name, format!("depends on {e}")));
+        }
+        for &p in &sym.props {
+            let prop = k.prop(p);
+            if matches!(prop.ty, PropType::Prompt | PropType::Menu)
+                && mentions(k, prop.visible.expr, s)
+            {
+                let e = k.expr_to_string_with_values(prop.visible.expr);
+                return Some((name, format!("its prompt is visible if {e}")));
+            }
+        }
+        if mentions(k, sym.rev_dep.expr, s) {
+            let e = k.expr_to_string_with_values(sym.rev_dep.expr);
+            return Some((name, format!("is selected by {e}")));
+        }
+        if let Some(cm) = k.sym_get_choice_menu(t) {
+            let dep = k.menus[cm.idx()].dep;
+            if mentions(k, dep, s) {
+                let e = k.expr_to_string_with_values(dep);
+                return Some((name, format!("its choice depends on {e}")));
+            }
+        }
+    }
+    None
+}
+
+fn additions(planner: &mut Planner<'_>, sol: &Solution, requested: &[SymId]) -> Vec<Addition> {
+    let requested = requested.to_vec();
+    let mut around = requested.clone();
+    around.extend(sol.assignments.iter().map(|a| a.0));
+    let k = &mut *planner.enc.k;
+    let mut out = Vec::new();
+    for &(s, v) in &sol.assignments {
+        if requested.contains(&s) {
+            continue;
+        }
+        let (needed_by, because) = reason(k, s, &around).unwrap_or_else(|| {
+            (
+                requested
+                    .first()
+                    .map(|&r| k.sym_name(r))
+                    .unwrap_or_default(),
+                "part of the smallest change found".to_string(),
+            )
+        });
+        out.push(Addition {
+            name: k.sym_name(s),
+            value: v,
+            needed_by,
+            because,
+        });
+    }
+    out
+}
+
+/// Where an option is defined (its first prompted entry, else its first).
+fn location(k: &Kconfig, s: SymId) -> String {
+    let sym = k.sym(s);
+    let m = sym
+        .menus
+        .iter()
+        .find(|m| k.menus[m.idx()].prompt.is_some())
+        .or(sym.menus.first());
+    match m {
+        Some(m) => {
+            let menu = &k.menus[m.idx()];
+            format!("{}:{}", k.file_name(menu.file), menu.line)
+        }
+        None => "(no definition)".to_string(),
+    }
+}
+
+/// One option's rules as the conflict uses them, with current values.
+fn describe_rules(k: &mut Kconfig, s: SymId) -> String {
+    let sym = k.sym(s).clone();
+    let mut parts = Vec::new();
+    let prompts: Vec<_> = sym
+        .props
+        .iter()
+        .filter(|p| k.prop(**p).text.is_some())
+        .copied()
+        .collect();
+    if sym.dir_dep.expr.is_some() {
+        parts.push(format!(
+            "depends on {}",
+            k.expr_to_string_with_values(sym.dir_dep.expr)
+        ));
+    }
+    match prompts.first() {
+        None => parts.push("has no prompt".to_string()),
+        Some(&p) => {
+            let vis = k.prop(p).visible.expr;
+            if vis != sym.dir_dep.expr && vis.is_some() {
+                parts.push(format!(
+                    "prompt visible if {}",
+                    k.expr_to_string_with_values(vis)
+                ));
+            }
+        }
+    }
+    if sym.rev_dep.expr.is_some() {
+        parts.push(format!(
+            "selected by {}",
+            k.expr_to_string_with_values(sym.rev_dep.expr)
+        ));
+    } else if prompts.is_empty() {
+        parts.push("nothing selects it".to_string());
+    }
+    if let Some(cm) = k.sym_get_choice_menu(s) {
+        let n = k.menus[cm.idx()].choice_members.len();
+        parts.push(format!("a member of a choice of {n} (exactly one is y)"));
+    }
+    format!(
+        "CONFIG_{} ({}, {}): {}",
+        k.sym_name(s),
+        location(k, s),
+        if sym.ty == SymType::Tristate {
+            "tristate"
+        } else {
+            sym.ty.name()
+        },
+        parts.join("; ")
+    )
+}
+
+fn render_conflict(
+    planner: &mut Planner<'_>,
+    c: &ktailor_sat::Conflict,
+    requests: &[(String, Want)],
+    goal_req: &[usize],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let reqs: Vec<String> = c
+        .goals
+        .iter()
+        .filter_map(|&g| goal_req.get(g))
+        .map(|&i| {
+            let (n, w) = &requests[i];
+            let v = match w {
+                Want::Tri(t) => t.as_str().to_string(),
+                Want::Text(t) => t.clone(),
+            };
+            format!("CONFIG_{n}={v}")
+        })
+        .collect();
+    out.push(if c.frozen.is_empty() {
+        format!(
+            "proven impossible: {} cannot hold, by these Kconfig rules:",
+            reqs.join(" together with ")
+        )
+    } else {
+        format!(
+            "{} cannot hold while these values stay as they are; by these Kconfig rules:",
+            reqs.join(" together with ")
+        )
+    });
+    let k = &mut *planner.enc.k;
+    for &s in &c.facts {
+        out.push(format!("  {}", describe_rules(k, s)));
+    }
+    for f in &c.frozen {
+        out.push(format!("  held: {f}"));
+    }
+    out
 }

@@ -160,7 +160,7 @@ pub fn explain(a: ExplainArgs) -> u8 {
     if sym.ty.is_tristate_like() && sym.curr_tri == Tri::N && has_prompt && !c.k.is_choice(s) {
         let name = c.k.sym_name(s);
         let want = vec![(name.clone(), Want::Tri(Tri::Y))];
-        match plan(&c.tree, &c.bytes, &want) {
+        match plan(&c.tree, &c.bytes, &want, 0) {
             Ok(p) => {
                 println!("To enable it (`ktailor enable {name}`):");
                 print_plan(&p, &c.bytes, false);
@@ -182,7 +182,12 @@ struct Evaluated {
 }
 
 /// Resolves `wants` on top of `base` with the engine as the judge.
-fn plan(tree: &OpenTree, base: &[u8], wants: &[(String, Want)]) -> Result<Evaluated, u8> {
+fn plan(
+    tree: &OpenTree,
+    base: &[u8],
+    wants: &[(String, Want)],
+    alternatives: usize,
+) -> Result<Evaluated, u8> {
     let mut last: Option<Vec<u8>> = None;
     let mut err: Option<Vec<Diagnostic>> = None;
     let mut evaluate = |all: &[(String, Want)]| -> Option<Kconfig> {
@@ -211,7 +216,12 @@ fn plan(tree: &OpenTree, base: &[u8], wants: &[(String, Want)]) -> Result<Evalua
         }
     };
     let required = vec![true; wants.len()];
-    let Some((plan, mut k)) = ktailor_resolve::resolve(wants, &required, &mut evaluate, 40) else {
+    let opts = ktailor_resolve::Options {
+        alternatives,
+        ..Default::default()
+    };
+    let Some((plan, mut k)) = ktailor_resolve::resolve_with(wants, &required, &mut evaluate, &opts)
+    else {
         print_diags(&err.unwrap_or_default(), &tree.tree.srctree);
         return Err(EXIT_ERROR);
     };
@@ -269,15 +279,14 @@ fn print_plan(e: &Evaluated, base: &[u8], all_alternatives: bool) {
     }
     if !e.plan.alternatives.is_empty() {
         if all_alternatives {
-            println!("  alternatives:");
+            println!(
+                "  alternatives: (other plans of the same size, each confirmed by the engine)"
+            );
             for x in &e.plan.alternatives {
                 println!("    {x}");
             }
         } else {
-            println!(
-                "  ({} choice(s) between alternatives were made; --alternatives lists them)",
-                e.plan.alternatives.len()
-            );
+            println!("  (other plans of the same size exist; --alternatives lists them)");
         }
     }
     let changes = diff(&values_of(base), &values_of(&e.config));
@@ -356,7 +365,12 @@ fn parse_request(k: &Kconfig, r: &str, default: Tri) -> Result<(String, Want), u
 }
 
 fn apply(cur: Current, wants: Vec<(String, Want)>, dry_run: bool, alternatives: bool) -> u8 {
-    let mut e = match plan(&cur.tree, &cur.bytes, &wants) {
+    let mut e = match plan(
+        &cur.tree,
+        &cur.bytes,
+        &wants,
+        if alternatives { 3 } else { 0 },
+    ) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -382,8 +396,11 @@ fn apply(cur: Current, wants: Vec<(String, Want)>, dry_run: bool, alternatives: 
                 }
             }
         }
+        if !e.plan.conflicts.is_empty() {
+            eprintln!();
+        }
         for c in &e.plan.conflicts {
-            eprintln!("  conflict: {c}");
+            eprintln!("{c}");
         }
         eprintln!("\nnothing written");
         return EXIT_FAILED;

@@ -1,0 +1,418 @@
+//! The search: which options to open, a plan that changes as little as
+//! possible, and the smallest conflict when there is none.
+//!
+//! 1. Feasibility. The requested options are opened; everything their
+//!    rules mention is frontier with free values. While the solver's model
+//!    moves a frontier option away from its current value, that option is
+//!    opened too. Frontier values being free makes this an
+//!    over-approximation: unsatisfiable here is a proof, and the core
+//!    (deletion-minimised) names the requests and option rules involved.
+//! 2. Minimising. Frontier options are held at their current values and
+//!    "keeps its value" literals are tried one option at a time (a minimal
+//!    correction set), then a cardinality bound asks for a plan with fewer
+//!    changed options until there is none: the plan changes the fewest
+//!    options among the opened ones.
+//! 3. The engine's verdict comes from the caller (`refine`): options the
+//!    model got wrong are opened, or, when they are open already, that
+//!    exact plan is excluded, and the search runs again.
+//!
+//! Not here: running the engine, or printing.
+
+use batsat::Lit;
+use ktailor_kconfig::{Kconfig, SymId, Tri};
+use rustc_hash::FxHashMap;
+
+use crate::encode::{is_variable, Encoder};
+
+/// What a request needs of an option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goal {
+    Y,
+    /// Exactly m.
+    M,
+    /// m or y: the driver available.
+    AtLeastM,
+    N,
+    /// The prompt shown, so a user value (of an int/hex/string) applies.
+    Shown,
+}
+
+/// A plan: the values to write, and what the model says changes.
+#[derive(Clone, Debug, Default)]
+pub struct Solution {
+    /// User values to write, in the order options entered the encoding.
+    pub assignments: Vec<(SymId, Tri)>,
+    /// Options whose value the plan changes: (option, from, to).
+    pub changes: Vec<(SymId, Tri, Tri)>,
+    model: FxHashMap<SymId, Tri>,
+}
+
+impl Solution {
+    /// The model's value of `s` (`None` when the encoding never saw it).
+    pub fn value(&self, s: SymId) -> Option<Tri> {
+        self.model.get(&s).copied()
+    }
+}
+
+/// The smallest set of requests and option rules found to conflict.
+#[derive(Clone, Debug, Default)]
+pub struct Conflict {
+    /// Indices into the goals.
+    pub goals: Vec<usize>,
+    /// Options whose Kconfig rules take part.
+    pub facts: Vec<SymId>,
+    /// Values held fixed by the encoding that take part (non-empty: the
+    /// conflict is not a proof).
+    pub frozen: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Plan(Solution),
+    /// No configuration satisfies the goals.
+    Impossible(Conflict),
+    /// No plan within what the encoding varies.
+    Unproven(Conflict),
+}
+
+/// Counters for benchmarks and tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub solves: usize,
+    pub opened: usize,
+    pub refinements: usize,
+}
+
+pub struct Planner<'k> {
+    pub enc: Encoder<'k>,
+    goals: Vec<(SymId, Goal, Lit)>,
+    pub stats: Stats,
+}
+
+/// How many solver calls minimising a conflict may take.
+const CORE_BUDGET: usize = 300;
+/// How many times the cardinality bound may tighten.
+const CARD_ROUNDS: usize = 8;
+
+impl<'k> Planner<'k> {
+    /// `k` holds the current configuration, every value computed.
+    pub fn new(k: &'k mut Kconfig, goals: &[(SymId, Goal)]) -> Self {
+        let mut enc = Encoder::new(k);
+        let mut gs = Vec::new();
+        for &(s, g) in goals {
+            enc.open(s);
+            let lit = enc.fresh(batsat::lbool::UNDEF);
+            let need = match g {
+                Goal::Y => enc.value(s).b,
+                Goal::M => {
+                    let v = enc.value(s);
+                    enc.is(v, Tri::M)
+                }
+                Goal::AtLeastM => enc.value(s).a,
+                Goal::N => !enc.value(s).a,
+                Goal::Shown => enc.visible(s).a,
+            };
+            enc.clause(&[!lit, need]);
+            gs.push((s, g, lit));
+        }
+        Planner {
+            enc,
+            goals: gs,
+            stats: Stats::default(),
+        }
+    }
+
+    fn solve(&mut self, assumptions: &[Lit]) -> bool {
+        self.stats.solves += 1;
+        // Without a budget the solver always decides.
+        self.enc.solve(assumptions).unwrap_or(false)
+    }
+
+    /// Goals, rules of opened options, frozen values.
+    fn hard(&self) -> Vec<Lit> {
+        let mut v: Vec<Lit> = self.goals.iter().map(|g| g.2).collect();
+        v.extend(
+            self.enc
+                .opened_syms()
+                .filter_map(|s| self.enc.opened(s).map(|o| o.act)),
+        );
+        v.extend(self.enc.frozen.iter().map(|f| f.lit));
+        v.sort_by_key(|l| l.idx());
+        v.dedup();
+        v
+    }
+
+    fn snapshot(&self) -> FxHashMap<SymId, Tri> {
+        self.enc
+            .order
+            .iter()
+            .map(|&s| (s, self.enc.model_of(s)))
+            .collect()
+    }
+
+    /// Searches a plan (see the module doc).
+    pub fn solve_plan(&mut self) -> Outcome {
+        // 1. Feasibility, opening what the model moves.
+        loop {
+            let hard = self.hard();
+            if !self.solve(&hard) {
+                return self.conflict(hard);
+            }
+            let grow: Vec<SymId> = self
+                .enc
+                .order
+                .iter()
+                .copied()
+                .filter(|&s| self.enc.opened(s).is_none() && is_variable(self.enc.k, s))
+                .filter(|&s| self.enc.model_of(s) != self.enc.cur(s))
+                .collect();
+            if grow.is_empty() {
+                break;
+            }
+            self.stats.opened += grow.len();
+            for s in grow {
+                self.enc.open(s);
+            }
+        }
+        // 2. Minimising, frontier held.
+        let mut base = self.hard();
+        let frontier: Vec<SymId> = self
+            .enc
+            .order
+            .iter()
+            .copied()
+            .filter(|&s| self.enc.opened(s).is_none())
+            .collect();
+        for s in frontier {
+            let k = self.enc.keep(s);
+            base.push(k);
+        }
+        let mut snap = self.snapshot();
+        let opened: Vec<SymId> = self.enc.opened_syms().collect();
+        let mut kept = self.minimal(&base, &opened, &mut snap);
+        for _ in 0..CARD_ROUNDS {
+            let changed: Vec<SymId> = opened
+                .iter()
+                .copied()
+                .filter(|s| snap[s] != self.enc.cur(*s))
+                .collect();
+            if changed.len() < 2 {
+                break;
+            }
+            let g = self.enc.fresh(batsat::lbool::UNDEF);
+            let moved: Vec<Lit> = opened.iter().map(|&s| !self.enc.keep(s)).collect();
+            self.enc.at_most(&moved, changed.len() - 1, g);
+            let mut trial = base.clone();
+            trial.push(g);
+            if !self.solve(&trial) {
+                break;
+            }
+            base = trial;
+            snap = self.snapshot();
+            kept = self.minimal(&base, &opened, &mut snap);
+        }
+        let _ = kept;
+        Outcome::Plan(self.solution(snap))
+    }
+
+    /// Grows the set of options that keep their values, one option at a
+    /// time, later options first: the ones an expression names first (the
+    /// left side of `A || B`) are then the ones a plan changes. Returns
+    /// the assumptions that hold the kept ones.
+    fn minimal(
+        &mut self,
+        base: &[Lit],
+        opened: &[SymId],
+        snap: &mut FxHashMap<SymId, Tri>,
+    ) -> Vec<Lit> {
+        let mut assume = base.to_vec();
+        for &s in opened.iter().rev() {
+            let k = self.enc.keep(s);
+            assume.push(k);
+            if snap[&s] == self.enc.cur(s) {
+                continue;
+            }
+            if self.solve(&assume) {
+                *snap = self.snapshot();
+            } else {
+                assume.pop();
+            }
+        }
+        assume
+    }
+
+    fn solution(&mut self, snap: FxHashMap<SymId, Tri>) -> Solution {
+        // Read visibility and selected-by of the snapshot's model: solve
+        // once more under exactly its values.
+        let mut fix: Vec<Lit> = self.hard();
+        for &s in &self.enc.order.clone() {
+            let v = self.enc.value(s);
+            let l = self.enc.is(v, snap[&s]);
+            fix.push(l);
+        }
+        let ok = self.solve(&fix);
+        let mut sol = Solution::default();
+        for s in self.enc.opened_syms().collect::<Vec<_>>() {
+            let (from, to) = (self.enc.cur(s), snap[&s]);
+            let Some(o) = self.enc.opened(s) else {
+                continue;
+            };
+            if self.enc.k.is_choice(s) {
+                continue;
+            }
+            let (vis_now, vis, rev) = if ok {
+                (
+                    self.enc.k.sym(s).visible,
+                    self.enc.model(o.vis),
+                    self.enc.model(o.rev),
+                )
+            } else {
+                (Tri::Y, Tri::Y, Tri::N)
+            };
+            if from != to {
+                sol.changes.push((s, from, to));
+                // Raised by a select alone: a consequence, nothing to write.
+                if vis == Tri::N || (to > from && to <= rev) {
+                    continue;
+                }
+                sol.assignments.push((s, to));
+            } else if vis != Tri::N && vis_now == Tri::N {
+                // Shown by the plan: pin it, so a stale user value in the
+                // file does not apply instead.
+                sol.assignments.push((s, to));
+            }
+        }
+        sol.model = snap;
+        sol
+    }
+
+    /// Deletion-minimises the core of an unsatisfiable call.
+    fn conflict(&mut self, assumed: Vec<Lit>) -> Outcome {
+        let mut core: Vec<Lit> = {
+            let c = self.enc.core();
+            assumed.iter().copied().filter(|l| c.contains(l)).collect()
+        };
+        let mut i = 0;
+        let mut budget = CORE_BUDGET;
+        while i < core.len() && budget > 0 {
+            budget -= 1;
+            let trial: Vec<Lit> = core
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, l)| *l)
+                .collect();
+            if self.solve(&trial) {
+                i += 1;
+            } else {
+                let c = self.enc.core();
+                core = trial.into_iter().filter(|l| c.contains(l)).collect();
+            }
+        }
+        let mut out = Conflict::default();
+        for (i, g) in self.goals.iter().enumerate() {
+            if core.contains(&g.2) {
+                out.goals.push(i);
+            }
+        }
+        for s in self.enc.opened_syms() {
+            if let Some(o) = self.enc.opened(s) {
+                if core.contains(&o.act)
+                    && !out
+                        .facts
+                        .iter()
+                        .any(|f| self.enc.opened(*f).map(|x| x.act) == Some(o.act))
+                {
+                    out.facts.push(s);
+                }
+            }
+        }
+        for f in &self.enc.frozen {
+            if core.contains(&f.lit) {
+                out.frozen.push(f.what.clone());
+            }
+        }
+        if out.frozen.is_empty() {
+            Outcome::Impossible(out)
+        } else {
+            Outcome::Unproven(out)
+        }
+    }
+
+    /// Takes the engine's values for a plan that did not hold: options the
+    /// model got wrong are opened, or, if they were open already, the plan
+    /// is excluded. Returns false when there is nothing left to learn.
+    pub fn refine(&mut self, sol: &Solution, engine: &mut dyn FnMut(SymId) -> Tri) -> bool {
+        self.stats.refinements += 1;
+        let mut wrong_open = false;
+        let mut grew = false;
+        for s in self.enc.order.clone() {
+            let Some(m) = sol.value(s) else { continue };
+            if engine(s) == m {
+                continue;
+            }
+            if self.enc.opened(s).is_some() {
+                wrong_open = true;
+            } else if is_variable(self.enc.k, s) {
+                self.enc.open(s);
+                grew = true;
+            }
+        }
+        if grew {
+            return true;
+        }
+        if !wrong_open || sol.assignments.is_empty() {
+            return false;
+        }
+        let mut block = Vec::new();
+        for &(s, v) in &sol.assignments {
+            let tv = self.enc.value(s);
+            let l = self.enc.is(tv, v);
+            block.push(!l);
+        }
+        self.enc.clause(&block);
+        true
+    }
+
+    /// Another plan changing no more options than `sol`, different from it
+    /// and from `others`.
+    pub fn alternative(&mut self, sol: &Solution, others: &[Solution]) -> Option<Solution> {
+        let mut base = self.hard();
+        let frontier: Vec<SymId> = self
+            .enc
+            .order
+            .iter()
+            .copied()
+            .filter(|&s| self.enc.opened(s).is_none())
+            .collect();
+        for s in frontier {
+            let k = self.enc.keep(s);
+            base.push(k);
+        }
+        for other in std::iter::once(sol).chain(others) {
+            let g = self.enc.fresh(batsat::lbool::UNDEF);
+            let mut c = vec![!g];
+            for &(s, _, _) in &other.changes {
+                let k = self.enc.keep(s);
+                c.push(k);
+            }
+            self.enc.clause(&c);
+            base.push(g);
+        }
+        let opened: Vec<SymId> = self.enc.opened_syms().collect();
+        let g = self.enc.fresh(batsat::lbool::UNDEF);
+        let moved: Vec<Lit> = opened.iter().map(|&s| !self.enc.keep(s)).collect();
+        self.enc.at_most(&moved, sol.changes.len(), g);
+        base.push(g);
+        if !self.solve(&base) {
+            return None;
+        }
+        let mut snap = self.snapshot();
+        self.minimal(&base, &opened, &mut snap);
+        Some(self.solution(snap))
+    }
+
+    pub fn goal(&self, i: usize) -> (SymId, Goal) {
+        (self.goals[i].0, self.goals[i].1)
+    }
+}
