@@ -239,6 +239,7 @@ pub struct Menu {
 }
 
 /// A parsed Kconfig tree with its symbol values.
+#[derive(Clone)]
 pub struct Kconfig {
     pub dialect: Dialect,
     pub syms: Vec<Symbol>,

@@ -113,30 +113,22 @@ pub fn resolve(
         max_rounds,
         ..Options::default()
     };
-    resolve_with(requests, required, evaluate, &opts)
+    let mut base = evaluate(&[])?;
+    resolve_with(&mut base, requests, required, evaluate, &opts)
 }
 
-/// `resolve` with all options.
+/// `resolve` from an already evaluated current configuration `base`.
 pub fn resolve_with(
+    base: &mut Kconfig,
     requests: &[(String, Want)],
     required: &[bool],
     evaluate: &mut Evaluate<'_>,
     opts: &Options,
 ) -> Option<(Plan, Kconfig)> {
     let mut plan = Plan::default();
-    // The requests on their own may already do.
-    let mut k = evaluate(requests)?;
-    plan.rounds += 1;
     let must: Vec<usize> = (0..requests.len())
         .filter(|&i| required.get(i).copied().unwrap_or(true))
         .collect();
-    if must
-        .iter()
-        .all(|&i| holds_in(&mut k, &requests[i].0, &requests[i].1))
-    {
-        return Some((plan, k));
-    }
-    let mut base = evaluate(&[])?;
     let mut goals = Vec::new();
     for &i in &must {
         let (name, w) = &requests[i];
@@ -149,7 +141,7 @@ pub fn resolve_with(
         };
         goals.push((s, g));
     }
-    let same_tree = base.syms.len() == k.syms.len();
+    let syms = base.syms.len();
     // A request for m asks for m first; y also meets it when m cannot hold.
     let mut strict = goals.iter().any(|g| g.1 == Goal::M);
     loop {
@@ -160,16 +152,15 @@ pub fn resolve_with(
                 _ => (s, g),
             })
             .collect();
-        let mut planner = Planner::new(&mut base, &now);
-        let found = search(
+        let mut planner = Planner::new(base, &now);
+        let (found, k) = search(
             &mut planner,
             requests,
             &must,
             evaluate,
             opts,
             &mut plan,
-            &mut k,
-            same_tree,
+            syms,
         )?;
         if found || !strict {
             return Some((plan, k));
@@ -181,9 +172,9 @@ pub fn resolve_with(
 }
 
 /// One search with the engine as the judge: true when a confirmed plan is
-/// in `plan` (and its evaluated tree in `k`); false with the conflict, or
-/// the note that no plan was confirmed, in `plan.conflicts`.
-#[allow(clippy::too_many_arguments)] // reason: the state of one resolve_with call, passed down once
+/// in `plan`; false with the conflict, or the note that no plan was
+/// confirmed, in `plan.conflicts`. Also returns the last evaluated tree
+/// (the requests alone when nothing was evaluated).
 fn search(
     planner: &mut Planner<'_>,
     requests: &[(String, Want)],
@@ -191,29 +182,31 @@ fn search(
     evaluate: &mut Evaluate<'_>,
     opts: &Options,
     plan: &mut Plan,
-    k: &mut Kconfig,
-    same_tree: bool,
-) -> Option<bool> {
+    syms: usize,
+) -> Option<(bool, Kconfig)> {
     let goal_req: Vec<usize> = must
         .iter()
         .copied()
         .filter(|&i| planner.enc.k.find(&requests[i].0).is_some())
         .collect();
+    let mut last: Option<Kconfig> = None;
     while plan.rounds < opts.max_rounds {
         let sol = match planner.solve_plan() {
             Outcome::Plan(sol) => sol,
             Outcome::Impossible(c) | Outcome::Unproven(c) => {
                 plan.proven = c.frozen.is_empty();
                 plan.conflicts = render_conflict(planner, &c, requests, &goal_req);
-                return Some(false);
+                let k = evaluate(requests)?;
+                plan.rounds += 1;
+                return Some((false, k));
             }
         };
         let all = with_requests(planner.enc.k, &sol, requests);
-        *k = evaluate(&all)?;
+        let mut k = evaluate(&all)?;
         plan.rounds += 1;
         if must
             .iter()
-            .all(|&i| holds_in(k, &requests[i].0, &requests[i].1))
+            .all(|&i| holds_in(&mut k, &requests[i].0, &requests[i].1))
         {
             let goals: Vec<SymId> = goal_req
                 .iter()
@@ -223,14 +216,15 @@ fn search(
             if alternatives(planner, &sol, requests, evaluate, opts, plan) {
                 // The last evaluation was an alternative's: the plan's
                 // configuration is the one to hand back.
-                *k = evaluate(&all)?;
+                k = evaluate(&all)?;
                 plan.rounds += 1;
             }
-            return Some(true);
+            return Some((true, k));
         }
-        if !same_tree {
+        last = Some(k);
+        let Some(k) = last.as_mut().filter(|k| k.syms.len() == syms) else {
             break;
-        }
+        };
         let mut engine = |s: SymId| {
             k.sym_calc_value(s);
             k.sym(s).curr_tri
@@ -243,7 +237,11 @@ fn search(
         "no plan the engine confirms was found after {} evaluation(s)",
         plan.rounds
     ));
-    Some(false)
+    let k = match last {
+        Some(k) => k,
+        None => evaluate(requests)?,
+    };
+    Some((false, k))
 }
 
 /// The plan's values, then the requests (which win over the plan).

@@ -128,6 +128,9 @@ pub struct OpenTree {
     pub dialect: Dialect,
     pub cache_dir: PathBuf,
     pub no_cache: bool,
+    /// The tree as first loaded, before any run changed its values: later
+    /// runs in this process start from a copy (cheaper than a reload).
+    pristine: std::cell::RefCell<Option<Kconfig>>,
 }
 
 /// The cache directory: `$KTAILOR_CACHE_DIR`, `$XDG_CACHE_HOME/ktailor`,
@@ -211,6 +214,7 @@ pub fn open(o: &TreeOptions) -> Result<OpenTree, TreeError> {
         dialect,
         cache_dir: cache,
         no_cache,
+        pristine: Default::default(),
     })
 }
 
@@ -224,8 +228,18 @@ impl OpenTree {
         ktailor_kbuild::dialect_version(&self.tree)
     }
 
-    /// Parses the Kconfig tree (through the caches unless disabled).
+    /// Parses the Kconfig tree (through the caches unless disabled); within
+    /// one process, each later call returns a copy of the first result.
     pub fn load(&self) -> Result<Kconfig, TreeError> {
+        if let Some(k) = self.pristine.borrow().as_ref() {
+            return Ok(k.clone());
+        }
+        let k = self.load_uncached()?;
+        *self.pristine.borrow_mut() = Some(k.clone());
+        Ok(k)
+    }
+
+    fn load_uncached(&self) -> Result<Kconfig, TreeError> {
         let t = &self.tree;
         std::fs::create_dir_all(&t.cwd)
             .map_err(|e| TreeError::msg(format!("object tree {}: {e}", t.cwd.display())))?;

@@ -160,7 +160,7 @@ pub fn explain(a: ExplainArgs) -> u8 {
     if sym.ty.is_tristate_like() && sym.curr_tri == Tri::N && has_prompt && !c.k.is_choice(s) {
         let name = c.k.sym_name(s);
         let want = vec![(name.clone(), Want::Tri(Tri::Y))];
-        match plan(&c.tree, &c.bytes, &want, 0) {
+        match plan(&c.tree, &mut c.k, &c.bytes, &want, 0) {
             Ok(p) => {
                 println!("To enable it (`ktailor enable {name}`):");
                 print_plan(&p, &c.bytes, false);
@@ -184,6 +184,7 @@ struct Evaluated {
 /// Resolves `wants` on top of `base` with the engine as the judge.
 fn plan(
     tree: &OpenTree,
+    current: &mut Kconfig,
     base: &[u8],
     wants: &[(String, Want)],
     alternatives: usize,
@@ -220,7 +221,8 @@ fn plan(
         alternatives,
         ..Default::default()
     };
-    let Some((plan, mut k)) = ktailor_resolve::resolve_with(wants, &required, &mut evaluate, &opts)
+    let Some((plan, mut k)) =
+        ktailor_resolve::resolve_with(current, wants, &required, &mut evaluate, &opts)
     else {
         print_diags(&err.unwrap_or_default(), &tree.tree.srctree);
         return Err(EXIT_ERROR);
@@ -364,16 +366,40 @@ fn parse_request(k: &Kconfig, r: &str, default: Tri) -> Result<(String, Want), u
     Ok((name.to_string(), want))
 }
 
-fn apply(cur: Current, wants: Vec<(String, Want)>, dry_run: bool, alternatives: bool) -> u8 {
-    let mut e = match plan(
-        &cur.tree,
-        &cur.bytes,
-        &wants,
-        if alternatives { 3 } else { 0 },
-    ) {
+/// `modular[i]`: request `i` named a tristate without a value, so y was
+/// asked; when y is proven impossible, m is tried (a module-only option).
+fn apply(
+    mut cur: Current,
+    wants: Vec<(String, Want)>,
+    modular: &[bool],
+    dry_run: bool,
+    alternatives: bool,
+) -> u8 {
+    let alts = if alternatives { 3 } else { 0 };
+    let mut e = match plan(&cur.tree, &mut cur.k, &cur.bytes, &wants, alts) {
         Ok(e) => e,
         Err(code) => return code,
     };
+    if !e.failed.is_empty() && e.plan.proven && modular.iter().any(|m| *m) {
+        let as_module: Vec<(String, Want)> = wants
+            .iter()
+            .zip(modular)
+            .map(|((n, w), m)| match m {
+                true => (n.clone(), Want::Tri(Tri::M)),
+                false => (n.clone(), w.clone()),
+            })
+            .collect();
+        match plan(&cur.tree, &mut cur.k, &cur.bytes, &as_module, alts) {
+            Ok(m) if m.failed.is_empty() => {
+                for (n, _) in wants.iter().zip(modular).filter(|x| *x.1).map(|x| x.0) {
+                    println!("CONFIG_{n}=y cannot hold (proven); asking for m");
+                }
+                e = m;
+            }
+            Ok(_) => {}
+            Err(code) => return code,
+        }
+    }
     // String wants compare with the unquoted value the engine reports.
     e.failed.retain(|(_, w, actual)| match w {
         Want::Text(t) => t.trim_matches('"') != actual,
@@ -438,13 +464,18 @@ pub fn enable(a: EnableArgs) -> u8 {
         Err(code) => return code,
     };
     let mut wants = Vec::new();
+    let mut modular = Vec::new();
     for r in &a.requests {
         match parse_request(&cur.k, r, Tri::Y) {
-            Ok(w) => wants.push(w),
+            Ok(w) => {
+                let tristate = cur.k.find(&w.0).map(|s| cur.k.sym(s).ty) == Some(SymType::Tristate);
+                modular.push(tristate && !r.contains('='));
+                wants.push(w);
+            }
             Err(code) => return code,
         }
     }
-    apply(cur, wants, a.dry_run, a.alternatives)
+    apply(cur, wants, &modular, a.dry_run, a.alternatives)
 }
 
 pub fn disable(a: DisableArgs) -> u8 {
@@ -471,7 +502,8 @@ pub fn disable(a: DisableArgs) -> u8 {
         }
         wants.push((strip_prefix(r).to_string(), Want::Tri(Tri::N)));
     }
-    apply(cur, wants, a.dry_run, a.alternatives)
+    let modular = vec![false; wants.len()];
+    apply(cur, wants, &modular, a.dry_run, a.alternatives)
 }
 
 fn read_values(p: &Path) -> Result<Values, u8> {

@@ -47,6 +47,9 @@ config NUM
 	int "num"
 	range 1 10
 	default 3
+config MODONLY
+	tristate "module only"
+	depends on m
 "#;
 
 fn tree(name: &str) -> Tmp {
@@ -96,6 +99,45 @@ fn enable_a_module_needs_modules() {
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("+ CONFIG_MODULES=y"));
     assert_eq!(line(&t, "ETH").as_deref(), Some("CONFIG_ETH=m"));
+}
+
+#[test]
+fn a_module_only_option_named_without_value_is_asked_as_m() {
+    let t = tree("modonly");
+    let o = ktailor(t.path(), &["enable", "MODONLY", "-C", "."], &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("asking for m"), "{}", o.stdout);
+    assert!(o.stdout.contains("+ CONFIG_MODULES=y"), "{}", o.stdout);
+    assert_eq!(line(&t, "MODONLY").as_deref(), Some("CONFIG_MODONLY=m"));
+    // Asked for explicitly, y stays a request that cannot hold.
+    let t = tree("modonly-y");
+    let o = ktailor(t.path(), &["enable", "MODONLY=y", "-C", "."], &[]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("proven impossible"), "{}", o.stderr);
+}
+
+#[test]
+fn a_conflict_names_the_requests_and_rules_with_locations() {
+    let t = tree("proof");
+    let o = ktailor(t.path(), &["enable", "ANTI", "NET", "-C", "."], &[]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("proven impossible: CONFIG_ANTI=y together with CONFIG_NET=y"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("CONFIG_ANTI (Kconfig:"), "{}", o.stderr);
+    // A request that is impossible alone is not blamed on the other one.
+    let o = ktailor(t.path(), &["enable", "WANTS_HIDDEN", "NET", "-C", "."], &[]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr
+            .contains("proven impossible: CONFIG_WANTS_HIDDEN=y cannot hold"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("CONFIG_HIDDEN (Kconfig:"), "{}", o.stderr);
 }
 
 #[test]
