@@ -83,6 +83,19 @@ package_version() {
 # Stamp written after a complete untar; its content is the tarball's id.
 tree_stamp() { printf '%s/.linux-source-%s.unpacked\n' "$TREES" "$1"; }
 
+# The trees are used with O=...; a configuration or its generated files in
+# the source tree itself (a command run there without O=) make every
+# `make O=...` refuse ("The source tree is not clean"). Remove them.
+clean_tree() {
+    local tree=$1 f
+    for f in .config .config.old include/config include/generated arch/*/include/generated; do
+        if [[ -e $tree/$f ]]; then
+            say "removing $f from $tree (configuration output in the source tree)"
+            rm -rf "${tree:?}/$f"
+        fi
+    done
+}
+
 unpack_tree() {
     local ver=$1
     local tarball=/usr/src/linux-source-$ver.tar.xz
@@ -94,6 +107,7 @@ unpack_tree() {
     local id
     id=$(tarball_id "$tarball")
     if [[ -f $stamp && $(<"$stamp") == "$id" && -f $tree/Makefile ]]; then
+        clean_tree "$tree"
         return 0
     fi
 

@@ -14,7 +14,7 @@ use ktailor_resolve::explain::value_why;
 use ktailor_tree::{open, Target};
 
 use crate::kconfig_cmd::{print_diags, tree_options};
-use crate::{TreeOpts, EXIT_ERROR, EXIT_OK};
+use crate::{TreeOpts, EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 
 #[derive(Args, Debug)]
 pub struct UpgradeArgs {
@@ -31,6 +31,12 @@ pub struct UpgradeArgs {
     /// Print the report only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// A spec whose kernel's requests are checked on the new configuration.
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// The spec's kernel (needed when it declares several).
+    #[arg(long, value_name = "NAME", requires = "spec")]
+    pub kernel: Option<String>,
     #[command(flatten)]
     pub tree: TreeOpts,
 }
@@ -198,18 +204,99 @@ pub fn run(a: UpgradeArgs) -> u8 {
             println!("   {n} {o} -> {v}  ({})", why.join("; "));
         }
     }
+    let spec_failed = match &a.spec {
+        None => false,
+        Some(p) => match spec_report(p, a.kernel.as_deref(), &new_bytes, &k) {
+            Ok(failed) => failed,
+            Err(code) => return code,
+        },
+    };
+    let done = if spec_failed { EXIT_FAILED } else { EXIT_OK };
     if a.dry_run {
-        return EXIT_OK;
+        return done;
     }
     let dest = a.output.clone().unwrap_or_else(|| t.tree.config.clone());
     match ktailor_kconfig::confdata::write_atomic(&dest, &new_bytes, true) {
         Ok(_) => {
             println!("\nwrote {}", dest.display());
-            EXIT_OK
+            done
         }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", dest.display());
             EXIT_ERROR
         }
     }
+}
+
+/// Checks a spec kernel's requests on the upgraded configuration and
+/// prints the ones that no longer exist or no longer hold. Returns whether
+/// a required one fails.
+fn spec_report(path: &Path, kernel: Option<&str>, config: &[u8], k: &Kconfig) -> Result<bool, u8> {
+    use ktailor_spec::check::{check, collect_for_check, ConfigFile};
+    let here = Path::new(".");
+    let spec = ktailor_spec::Spec::load(path).map_err(|d| {
+        print_diags(&d, here);
+        EXIT_ERROR
+    })?;
+    let lib = ktailor_spec::Library::for_spec(&spec).map_err(|d| {
+        print_diags(&d, here);
+        EXIT_ERROR
+    })?;
+    let name = match kernel {
+        Some(n) => n.to_string(),
+        None if spec.kernels.len() == 1 => spec.kernels[0].name.clone(),
+        None => {
+            let all: Vec<&str> = spec.kernels.iter().map(|k| k.name.as_str()).collect();
+            eprintln!(
+                "error: the spec declares several kernels\n\nhint: choose one with --kernel: {}",
+                all.join(", ")
+            );
+            return Err(EXIT_ERROR);
+        }
+    };
+    if spec.kernel(&name).is_none() {
+        eprintln!("error: {}: no kernel named '{name}'", path.display());
+        return Err(EXIT_ERROR);
+    }
+    let cfg = ConfigFile::parse(&String::from_utf8_lossy(config));
+    let (asks, warnings) =
+        collect_for_check(&lib, &[], Some((&spec, &name)), &cfg).map_err(|d| {
+            print_diags(&d, here);
+            EXIT_ERROR
+        })?;
+    print_diags(&warnings, here);
+    let results = check(asks, &cfg);
+    let defined = |n: &str| k.find(n).is_some_and(|s| k.sym(s).ty != SymType::Unknown);
+    let gone: Vec<_> = results.iter().filter(|c| !defined(&c.ask.name)).collect();
+    let broken: Vec<_> = results
+        .iter()
+        .filter(|c| defined(&c.ask.name) && !c.holds)
+        .collect();
+    println!(
+        "\nspec {} kernel {name}: {} request(s), {} no longer exist, {} no longer hold",
+        path.display(),
+        results.len(),
+        gone.len(),
+        broken.len()
+    );
+    for c in &gone {
+        println!(
+            "  ✗ CONFIG_{}={} does not exist in the new tree{}  — asked by {}",
+            c.ask.name,
+            c.ask.value.describe().trim_matches('"'),
+            if c.ask.optional { " (optional)" } else { "" },
+            c.ask.origin.describe()
+        );
+    }
+    for c in &broken {
+        println!(
+            "  ✗ CONFIG_{}={} is {}{}  — asked by {}",
+            c.ask.name,
+            c.ask.value.describe().trim_matches('"'),
+            c.actual.as_deref().unwrap_or("n"),
+            if c.ask.optional { " (optional)" } else { "" },
+            c.ask.origin.describe()
+        );
+    }
+    Ok(gone.iter().chain(&broken).any(|c| !c.ask.optional))
 }

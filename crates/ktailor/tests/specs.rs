@@ -217,3 +217,57 @@ fn examples_generate_and_are_fixed_points_of_make_olddefconfig() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(checked >= 7, "only {checked} example kernels were checked");
 }
+
+#[test]
+#[ignore = "needs the kernel trees of scripts/setup-trees.sh; scripts/test.sh runs it"]
+fn upgrade_with_a_spec_names_requests_that_vanished_or_no_longer_hold() {
+    let dir = tmpdir("upgrade-spec");
+    // A 6.1 kernel that asks for SLOB (gone in 6.12) and for virtio-net
+    // built in (Debian's config has it as a module).
+    let spec = dir.join("old.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[kernel.old]\nsource = \"{}\"\narch = \"x86_64\"\nbase = \"defconfig\"\nfeatures = [\"virtio-net\"]\nset = {{ SLOB = {{ value = \"y\", why = \"the small allocator\" }} }}\n",
+            trees().join("linux-source-6.1").display()
+        ),
+    )
+    .expect("write spec");
+    let old = dir.join("old.config");
+    std::fs::write(
+        &old,
+        std::fs::read(trees().join("configs/6.1/config.amd64_none_cloud-amd64")).expect("config"),
+    )
+    .expect("write config");
+    let new_tree = trees().join("linux-source-6.12");
+    let obj = dir.join("obj");
+    let (code, out, err) = ktailor(&[
+        "upgrade",
+        old.to_str().expect("path"),
+        "-C",
+        new_tree.to_str().expect("path"),
+        "--arch",
+        "x86",
+        "-O",
+        obj.to_str().expect("path"),
+        "--dry-run",
+        "--spec",
+        spec.to_str().expect("path"),
+    ]);
+    assert_eq!(code, 1, "a required request fails:\n{out}\n{err}");
+    assert!(
+        out.contains("CONFIG_SLOB=y does not exist in the new tree"),
+        "{out}"
+    );
+    assert!(out.contains(":6:"), "the spec line that asked: {out}");
+    assert!(
+        out.contains("CONFIG_VIRTIO_NET=y is m  — asked by feature 'virtio-net'"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 request(s), 1 no longer exist, 1 no longer hold"),
+        "{out}"
+    );
+    assert!(!obj.join(".config").exists(), "--dry-run writes nothing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
