@@ -118,12 +118,52 @@ fn current(o: &TreeOpts) -> Result<Current, u8> {
 }
 
 /// Looks a symbol up, or prints an error with a suggestion.
-fn find_symbol(k: &Kconfig, name: &str) -> Result<SymId, u8> {
+/// Where another architecture defines `name` (`arch/*/**/Kconfig*`).
+fn defined_elsewhere(srctree: &Path, name: &str) -> Option<String> {
+    fn walk(dir: &Path, depth: usize, name: &str, srctree: &Path) -> Option<String> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() && depth < 3 {
+                if let Some(hit) = walk(&p, depth + 1, name, srctree) {
+                    return Some(hit);
+                }
+            } else if p
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with("Kconfig"))
+            {
+                let text = std::fs::read_to_string(&p).ok()?;
+                for (i, line) in text.lines().enumerate() {
+                    let mut w = line.split_whitespace();
+                    if matches!(w.next(), Some("config" | "menuconfig")) && w.next() == Some(name) {
+                        let rel = p.strip_prefix(srctree).unwrap_or(&p);
+                        return Some(format!("{}:{}", rel.display(), i + 1));
+                    }
+                }
+            }
+        }
+        None
+    }
+    walk(&srctree.join("arch"), 0, name, srctree)
+}
+
+fn find_symbol(k: &Kconfig, tree: &OpenTree, name: &str) -> Result<SymId, u8> {
     let n = strip_prefix(name);
     // A name that is only referenced (in a `depends on` of another arch's
     // option, say) has no type: it does not exist here.
     if let Some(s) = k.find(n).filter(|s| k.sym(*s).ty != SymType::Unknown) {
         return Ok(s);
+    }
+    if let Some(at) = defined_elsewhere(&tree.tree.srctree, n) {
+        let arch = tree.tree.srcarch.clone().unwrap_or_default();
+        eprintln!(
+            "error: CONFIG_{n} cannot hold on ARCH={arch}: it is defined only for another architecture ({at})"
+        );
+        return Err(EXIT_FAILED);
     }
     let names: Vec<String> = (3..k.syms.len())
         .filter(|&i| k.syms[i].ty != SymType::Unknown)
@@ -142,7 +182,7 @@ pub fn explain(a: ExplainArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let s = match find_symbol(&c.k, &a.symbol) {
+    let s = match find_symbol(&c.k, &c.tree, &a.symbol) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -311,12 +351,17 @@ fn print_plan(e: &Evaluated, base: &[u8], all_alternatives: bool) {
 /// How many changed options a plan lists.
 const SHOWN_CHANGES: usize = 40;
 
-fn parse_request(k: &Kconfig, r: &str, default: Tri) -> Result<(String, Want), u8> {
+fn parse_request(
+    k: &Kconfig,
+    tree: &OpenTree,
+    r: &str,
+    default: Tri,
+) -> Result<(String, Want), u8> {
     let (name, value) = match r.split_once('=') {
         Some((n, v)) => (strip_prefix(n), Some(v)),
         None => (strip_prefix(r), None),
     };
-    let s = find_symbol(k, name)?;
+    let s = find_symbol(k, tree, name)?;
     let ty = k.sym(s).ty;
     let want = match (ty, value) {
         (SymType::Bool | SymType::Tristate, None) => Want::Tri(default),
@@ -466,7 +511,7 @@ pub fn enable(a: EnableArgs) -> u8 {
     let mut wants = Vec::new();
     let mut modular = Vec::new();
     for r in &a.requests {
-        match parse_request(&cur.k, r, Tri::Y) {
+        match parse_request(&cur.k, &cur.tree, r, Tri::Y) {
             Ok(w) => {
                 let tristate = cur.k.find(&w.0).map(|s| cur.k.sym(s).ty) == Some(SymType::Tristate);
                 modular.push(tristate && !r.contains('='));
@@ -489,7 +534,7 @@ pub fn disable(a: DisableArgs) -> u8 {
             eprintln!("error: '{r}': disable takes option names (use enable NAME=VALUE)");
             return EXIT_ERROR;
         }
-        let s = match find_symbol(&cur.k, r) {
+        let s = match find_symbol(&cur.k, &cur.tree, r) {
             Ok(s) => s,
             Err(code) => return code,
         };

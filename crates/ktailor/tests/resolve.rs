@@ -373,3 +373,25 @@ fn upgrade_reports_new_vanished_renamed_and_changed() {
     assert_eq!(o.code, 0);
     assert_eq!(t.read("new/out/.config"), written);
 }
+
+#[test]
+fn an_option_of_another_architecture_cannot_hold() {
+    let t = tree("other-arch");
+    t.write(
+        "arch/arm64/Kconfig",
+        "config ARM64_ONLY\n\tbool \"arm64 only\"\n",
+    );
+    let before = t.read(".config");
+    let o = ktailor(t.path(), &["enable", "ARM64_ONLY", "-C", "."], &[]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("defined only for another architecture (arch/arm64/Kconfig:1)"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(t.read(".config"), before);
+    // A name defined nowhere is an error in the request.
+    let o = ktailor(t.path(), &["enable", "NOWHERE", "-C", "."], &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+}
