@@ -414,13 +414,17 @@ fn parse_request(
 /// `modular[i]`: request `i` named a tristate without a value, so y was
 /// asked; when y is proven impossible, m is tried (a module-only option).
 fn apply(
-    mut cur: Current,
+    cur: Current,
     wants: Vec<(String, Want)>,
     modular: &[bool],
     dry_run: bool,
     alternatives: bool,
 ) -> u8 {
+    // The process ends with this command: freeing the trees (a sixth of
+    // the instructions of a run) is left to the exit.
+    let mut cur = std::mem::ManuallyDrop::new(cur);
     let alts = if alternatives { 3 } else { 0 };
+    let cur = &mut *cur;
     let mut e = match plan(&cur.tree, &mut cur.k, &cur.bytes, &wants, alts) {
         Ok(e) => e,
         Err(code) => return code,
@@ -445,6 +449,8 @@ fn apply(
             Err(code) => return code,
         }
     }
+    let mut e = std::mem::ManuallyDrop::new(e);
+    let e = &mut *e;
     // String wants compare with the unquoted value the engine reports.
     e.failed.retain(|(_, w, actual)| match w {
         Want::Text(t) => t.trim_matches('"') != actual,
