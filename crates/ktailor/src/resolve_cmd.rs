@@ -488,7 +488,7 @@ fn apply(
         .map(|(n, w)| format!("CONFIG_{n}={}", want_str(w)))
         .collect();
     println!("{} holds with:", names.join(", "));
-    print_plan(&e, &cur.bytes, alternatives);
+    print_plan(e, &cur.bytes, alternatives);
     if dry_run {
         println!("(dry run: nothing written)");
         return EXIT_OK;
