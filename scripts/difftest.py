@@ -69,7 +69,7 @@ STDERR_LINES = 60
 CI_SEEDS = range(1, 41)
 FULL_SEEDS = range(1, 201)
 SELF_SEEDS = range(1, 21)
-CI_ALL_TARGETS = ("allnoconfig", "allyesconfig")
+CI_ALL_TARGETS = ("allnoconfig", "allyesconfig", "tinyconfig")
 FULL_ALL_TARGETS = ("allnoconfig", "allyesconfig", "allmodconfig", "alldefconfig", "tinyconfig")
 CI_ARCHES = ("x86", "arm64")
 

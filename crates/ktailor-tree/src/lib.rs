@@ -398,19 +398,41 @@ impl OpenTree {
                     &[("KCONFIG_ALLCONFIG", "kernel/configs/tiny-base.config")],
                 )?;
                 let base = a.config.take().unwrap_or_default();
+                let base = self.fragment_base().unwrap_or(base);
                 let mut b = self.run_fragment("tiny.config", base)?;
                 a.diags.append(&mut b.diags);
                 b.diags = a.diags;
                 Ok(b)
             }
             Target::Fragment(name) => {
-                let base = match config {
-                    Some(c) => c,
-                    None => std::fs::read(&self.tree.config).unwrap_or_default(),
+                let base = match (self.fragment_base(), config) {
+                    (Some(b), _) => b,
+                    (None, Some(c)) => c,
+                    (None, None) => std::fs::read(&self.tree.config).unwrap_or_default(),
                 };
                 self.run_fragment(name, base)
             }
         }
+    }
+
+    /// Where `make NAME.config` takes its base from when that is not the
+    /// configuration file: up to 6.1, scripts/kconfig/Makefile runs
+    /// `merge_config.sh -m .config`, so the base is OBJTREE/.config (an
+    /// empty file is created when missing) whatever KCONFIG_CONFIG says,
+    /// and the merged result goes to KCONFIG_CONFIG. `None` when the base
+    /// is the configuration file itself (later kernels, or KCONFIG_CONFIG
+    /// being OBJTREE/.config).
+    fn fragment_base(&self) -> Option<Vec<u8>> {
+        let dot = self.tree.objtree.join(".config");
+        if self.tree.config == dot {
+            return None;
+        }
+        let mk = self.tree.srctree.join("scripts/kconfig/Makefile");
+        let text = std::fs::read_to_string(mk).ok()?;
+        if !text.contains("merge_config.sh -m .config") {
+            return None;
+        }
+        Some(std::fs::read(&dot).unwrap_or_default())
     }
 
     /// The fragment files `make NAME.config` merges.
@@ -510,7 +532,9 @@ impl OpenTree {
                     )));
                 }
                 let prefix = self.getenv("CONFIG_").unwrap_or_else(|| "CONFIG_".into());
-                let base = std::fs::read(&self.tree.config).unwrap_or_default();
+                let base = self
+                    .fragment_base()
+                    .unwrap_or_else(|| std::fs::read(&self.tree.config).unwrap_or_default());
                 let mut merged = String::from_utf8_lossy(&base).into_owned();
                 for f in &frags {
                     let text = std::fs::read_to_string(f)
