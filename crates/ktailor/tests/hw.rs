@@ -416,3 +416,185 @@ fn built_in_drivers_get_their_firmware_listed() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
     assert!(v["firmware"].is_null());
 }
+
+/// `small_tree` with a Kconfig, and a sound driver the reports below
+/// use as the unrelated device.
+fn spec_tree(t: &Tmp) {
+    small_tree(t);
+    t.write(
+        "Kconfig",
+        "mainmenu \"test\"\nconfig MODULES\n\tbool \"modules\"\n\tmodules\nconfig PCI\n\tbool \"pci\"\nconfig NETDEVICES\n\tbool \"network devices\"\nconfig E1000E\n\ttristate \"e1000e\"\n\tdepends on NETDEVICES && PCI\nconfig PCIEPORTBUS\n\tbool \"pcie ports\"\n\tdepends on PCI\n",
+    );
+}
+
+/// A probe report: the NIC the tree builds, and a sound card it does not.
+const SPEC_REPORT: &str = r#"{
+  "schema_version": 1,
+  "devices": [
+    {
+      "bus": "pci",
+      "id": "0000:00:03.0",
+      "vendor": "0x8086",
+      "device": "0x10d3",
+      "class": "0x020000",
+      "modalias": "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00",
+      "driver": "e1000e",
+      "module": "e1000e"
+    },
+    {
+      "bus": "pci",
+      "id": "0000:00:1b.0",
+      "class": "0x040300",
+      "driver": "snd_hda_intel",
+      "module": "snd_hda_intel"
+    }
+  ]
+}
+"#;
+
+fn generate_json(t: &Tmp) -> (Out, serde_json::Value) {
+    let o = ktailor(
+        t.path(),
+        &["generate", "spec.toml", "--out", "out", "--format", "json"],
+    );
+    let v = serde_json::from_str(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o, v)
+}
+
+#[test]
+fn spec_hardware_requests_the_drivers_of_the_selected_devices() {
+    let t = Tmp::new("spec-hw");
+    spec_tree(&t);
+    t.write("report.json", SPEC_REPORT);
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nbase = \"allnoconfig\"\nhardware = [{ report = \"report.json\", classes = [\"network\"] }]\n",
+    );
+    let (o, v) = generate_json(&t);
+    assert_eq!(o.code, 0);
+    let k = &v[0];
+    assert_eq!(k["passed"], true);
+    let req = |name: &str| -> serde_json::Value {
+        k["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .find(|r| r["option"] == name)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    // No modules in this kernel: the driver is requested built in.
+    let e = req("E1000E");
+    assert_eq!((&e["requested"], &e["actual"]), (&"y".into(), &"y".into()));
+    assert_eq!(e["origin"]["feature"], "hardware:report");
+    assert_eq!(e["origin"]["named_at"], "spec.toml:4:13");
+    let dev = &e["origin"]["devices"][0];
+    assert_eq!(dev["device"], "pci 0000:00:03.0 [8086:10d3]");
+    assert_eq!(dev["class"], "network");
+    assert_eq!(dev["report"], "./report.json:4 (devices[0])");
+    assert_eq!(dev["module"], "e1000e");
+    assert_eq!(dev["object"], "drivers/net/e1000e/e1000e.o");
+    // drivers/Makefile descends into net/ only with NETDEVICES.
+    let g = req("NETDEVICES");
+    assert_eq!(g["origin"]["devices"][0]["directory_gate"], true);
+    // PCI comes from Kconfig (E1000E depends on it), added by the resolver.
+    assert!(k["added"]
+        .as_array()
+        .expect("added")
+        .iter()
+        .any(|a| a["option"] == "PCI" && a["needed_by"] == "E1000E"));
+    // The sound card is skipped by class, and said so.
+    let skipped = &k["hardware"][0]["skipped"];
+    assert_eq!(skipped[0]["device"], "pci 0000:00:1b.0");
+    assert_eq!(skipped[0]["reason"], "class multimedia not selected");
+    assert!(t.read("out/k/.config").contains("CONFIG_E1000E=y\n"));
+
+    // With modules, drivers are requested as modules.
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nbase = \"allnoconfig\"\nset = { MODULES = \"y\" }\nhardware = [{ report = \"report.json\", classes = [\"network\"] }]\n",
+    );
+    let (o, v) = generate_json(&t);
+    assert_eq!(o.code, 0);
+    assert_eq!(v[0]["hardware"][0]["value"], "m");
+    assert!(t.read("out/k/.config").contains("CONFIG_E1000E=m\n"));
+}
+
+#[test]
+fn spec_hardware_errors_name_the_spec_entry_and_the_report_line() {
+    let t = Tmp::new("spec-hw-errors");
+    spec_tree(&t);
+    t.write("report.json", SPEC_REPORT);
+    // Every device: the sound card's module is built by no Makefile here.
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nbase = \"allnoconfig\"\nhardware = [\"report.json\"]\n",
+    );
+    let o = ktailor(t.path(), &["generate", "spec.toml", "--out", "out"]);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stderr.contains("spec.toml:4:13: error: hardware report 'report.json': ./report.json:14 (devices[1]): pci 0000:00:1b.0: module snd_hda_intel cannot be mapped"),
+        "{}",
+        o.stderr
+    );
+    assert!(!t.path().join("out/k/.config").exists());
+    // optional: a warning, and the kernel passes with what maps (its
+    // requests are optional too: applied, not resolved, so PCI is set).
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nbase = \"allnoconfig\"\nhardware = [{ report = \"report.json\", optional = true }]\nset = { PCI = \"y\" }\n",
+    );
+    let o = ktailor(t.path(), &["generate", "spec.toml", "--out", "out"]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.stderr.contains("spec.toml:4:13: warning:"),
+        "{}",
+        o.stderr
+    );
+    assert!(t.read("out/k/.config").contains("CONFIG_E1000E=y\n"));
+
+    // A missing report, and an invalid one (the report's line).
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nbase = \"allnoconfig\"\n\nhardware = [\"missing.json\"]\n",
+    );
+    let o = ktailor(t.path(), &["generate", "spec.toml", "--out", "out"]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains(
+            "spec.toml:5:13: error: hardware report 'missing.json': ./missing.json: cannot read"
+        ),
+        "{}",
+        o.stderr
+    );
+    t.write(
+        "bad.json",
+        &SPEC_REPORT.replace("\"driver\": \"snd_hda_intel\"", "\"driver\": \"snd/hda\""),
+    );
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nbase = \"allnoconfig\"\nhardware = [\"bad.json\"]\n",
+    );
+    let o = ktailor(t.path(), &["generate", "spec.toml", "--out", "out"]);
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains(
+            "spec.toml:4:13: error: hardware report 'bad.json': ./bad.json:14: devices[1].driver"
+        ),
+        "{}",
+        o.stderr
+    );
+    // An unknown class is a spec error, with the classes listed.
+    t.write(
+        "spec.toml",
+        "[kernel.k]\nsource = \".\"\nhardware = [{ report = \"report.json\", classes = [\"nic\"] }]\n",
+    );
+    let o = ktailor(t.path(), &["generate", "spec.toml", "--out", "out"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("spec.toml:3:13: error: hardware: unknown device class 'nic'"),
+        "{}",
+        o.stderr
+    );
+}
