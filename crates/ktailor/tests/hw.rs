@@ -598,3 +598,207 @@ fn spec_hardware_errors_name_the_spec_entry_and_the_report_line() {
         o.stderr
     );
 }
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The fixture's devices with a bound driver: (bus id, driver, class code).
+fn fixture_devices() -> Vec<(String, String, String, Option<String>)> {
+    let text = std::fs::read_to_string(repo().join("examples/hardware/qemu-guest.json"))
+        .expect("the QEMU guest fixture");
+    let r: serde_json::Value = serde_json::from_str(&text).expect("json");
+    r["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .filter(|d| d["driver"].is_string())
+        .map(|d| {
+            (
+                d["bus"].as_str().unwrap_or("").to_string(),
+                d["id"].as_str().unwrap_or("").to_string(),
+                d["driver"].as_str().unwrap_or("").to_string(),
+                d["class"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn config_value(config: &str, sym: &str) -> String {
+    for l in config.lines() {
+        if let Some(v) = l.strip_prefix(&format!("CONFIG_{sym}=")) {
+            return v.to_string();
+        }
+    }
+    "n".into()
+}
+
+#[test]
+#[ignore = "needs the kernel trees from scripts/setup-trees.sh"]
+fn qemu_guest_probe_drives_the_fortros_preboot() {
+    // The NIC and disk drivers bound in the guest, and the symbol each
+    // builds it in 6.12 (from the Makefiles: drivers/net/Makefile
+    // `obj-$(CONFIG_VIRTIO_NET) += virtio_net.o`, drivers/block/Makefile
+    // VIRTIO_BLK, drivers/net/ethernet/intel/e1000e/Makefile E1000E,
+    // drivers/nvme/host/Makefile `obj-$(CONFIG_BLK_DEV_NVME) += nvme.o`,
+    // drivers/ata/Makefile `obj-$(CONFIG_SATA_AHCI) += ahci.o libahci.o`,
+    // drivers/virtio/Makefile VIRTIO_PCI (the PCI functions of the virtio
+    // devices), drivers/scsi/Makefile `obj-$(CONFIG_BLK_DEV_SD) +=
+    // sd_mod.o` (the disk behind the AHCI port)).
+    let drivers: &[(&str, &str)] = &[
+        ("virtio_net", "VIRTIO_NET"),
+        ("virtio_blk", "VIRTIO_BLK"),
+        ("e1000e", "E1000E"),
+        ("nvme", "BLK_DEV_NVME"),
+        ("ahci", "SATA_AHCI"),
+        ("virtio-pci", "VIRTIO_PCI"),
+        ("sd", "BLK_DEV_SD"),
+    ];
+    // The directories kbuild must descend into for them: drivers/net/
+    // Makefile `obj-$(CONFIG_ETHERNET) += ethernet/`, drivers/net/ethernet/
+    // Makefile `obj-$(CONFIG_NET_VENDOR_INTEL) += intel/`, drivers/Makefile
+    // `obj-$(CONFIG_ATA) += ata/` (the others are obj-y).
+    let gates = ["ETHERNET", "NET_VENDOR_INTEL", "ATA"];
+    // The guest's other devices and the symbol of their driver (for the
+    // built-in ones, the object registering the driver name).
+    let unrelated: &[(&str, Option<&str>)] = &[
+        ("bochs-drm", Some("DRM_BOCHS")),
+        ("lpc_ich", Some("LPC_ICH")),
+        ("i801_smbus", Some("I2C_I801")),
+        ("fw_cfg", Some("FW_CFG_SYSFS")),
+        ("iTCO_wdt", Some("ITCO_WDT")),
+        ("pcspkr", Some("INPUT_PCSPKR")),
+        ("i8042", Some("SERIO_I8042")),
+        ("i8042 kbd", Some("SERIO_I8042")),
+        ("i8042 aux", Some("SERIO_I8042")),
+        ("atkbd", Some("KEYBOARD_ATKBD")),
+        ("psmouse", Some("MOUSE_PS2")),
+        ("parport_pc", Some("PARPORT_PC")),
+        ("rtc_cmos", Some("RTC_DRV_CMOS")),
+        ("serial8250", Some("SERIAL_8250")),
+        ("serial", Some("SERIAL_8250")),
+        ("reg-dummy", Some("REGULATOR")),
+        ("button", Some("ACPI_BUTTON")),
+        ("processor", Some("ACPI_PROCESSOR")),
+        // kernel/time/Makefile and drivers/pnp/Makefile: obj-y.
+        ("alarmtimer", None),
+        ("system", None),
+    ];
+    let devices = fixture_devices();
+    for (bus, id, drv, _) in &devices {
+        assert!(
+            drivers.iter().any(|(d, _)| d == drv) || unrelated.iter().any(|(d, _)| d == drv),
+            "{bus} {id}: driver {drv} is in neither list (a new fixture?)"
+        );
+    }
+    for (d, _) in drivers {
+        assert!(
+            devices.iter().any(|x| x.2 == *d),
+            "the fixture has no device bound to {d}"
+        );
+    }
+
+    let t = Tmp::new("fortros-preboot");
+    let spec = repo().join("examples/fortros.toml");
+    let spec = spec.to_str().expect("path");
+    let o = common::run(
+        t.path(),
+        &[
+            "generate", spec, "--kernel", "preboot", "--out", "with", "--format", "json",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.code, 0, "the preboot kernel fails the gate");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("json");
+    let k = &v[0];
+    assert_eq!(k["version"], "6.12");
+    let config = t.read("with/preboot/.config");
+
+    // Exactly the drivers and their directories are requested by the
+    // report, built in (the preboot kernel has no modules), and hold.
+    let hw: Vec<&serde_json::Value> = k["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["origin"]["feature"] == "hardware:qemu-guest")
+        .collect();
+    let mut asked: Vec<&str> = hw.iter().filter_map(|r| r["option"].as_str()).collect();
+    asked.sort();
+    let mut want: Vec<&str> = drivers.iter().map(|(_, s)| *s).chain(gates).collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(asked, want);
+    for r in &hw {
+        assert_eq!(r["requested"], "y", "{r}");
+        assert_eq!(r["holds"], true, "{r}");
+    }
+    // Each device's driver symbol names that device (device -> module ->
+    // CONFIG), and is y in the written configuration.
+    for (bus, id, drv, _) in devices
+        .iter()
+        .filter(|d| drivers.iter().any(|x| x.0 == d.2))
+    {
+        let sym = drivers
+            .iter()
+            .find(|x| x.0 == *drv)
+            .map(|x| x.1)
+            .unwrap_or("");
+        let r = hw.iter().find(|r| r["option"] == sym).expect("request");
+        let named = r["origin"]["devices"]
+            .as_array()
+            .expect("devices")
+            .iter()
+            .any(|d| {
+                d["device"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&format!("{bus} {id}")))
+                    && d["directory_gate"] == false
+            });
+        assert!(named, "CONFIG_{sym} does not name {bus} {id}: {r}");
+        assert_eq!(config_value(&config, sym), "y", "CONFIG_{sym}");
+    }
+
+    // Nothing of the unrelated devices slipped in: the same spec without
+    // the hardware entry gives each of their symbols the same value (some
+    // are on anyway: a feature asks for SERIAL_8250, and Kconfig defaults
+    // turn on the PC keyboard and ACPI button drivers in any x86 kernel).
+    let text = std::fs::read_to_string(repo().join("examples/fortros.toml")).expect("spec");
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("hardware = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, text, "the preboot kernel has no hardware entry");
+    t.write("without.toml", &without);
+    let o = common::run(
+        t.path(),
+        &[
+            "generate",
+            "without.toml",
+            "--kernel",
+            "preboot",
+            "--out",
+            "without",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.code, 0);
+    let base = t.read("without/preboot/.config");
+    for (drv, sym) in unrelated {
+        let Some(sym) = sym else { continue };
+        assert_eq!(
+            config_value(&config, sym),
+            config_value(&base, sym),
+            "CONFIG_{sym} (driver {drv}) changed because of the hardware entry"
+        );
+    }
+    for (_, sym) in drivers {
+        assert_eq!(
+            config_value(&base, sym),
+            "n",
+            "CONFIG_{sym} without hardware"
+        );
+    }
+}
