@@ -27,7 +27,9 @@
 //! - [`wants`] sorts mapped rows into what a kernel needs (bound drivers,
 //!   optionally only devices of some [`class`]es, optionally loaded
 //!   modules), what is skipped and why, and what cannot be mapped: the
-//!   input of a spec's `hardware` entry.
+//!   input of a spec's `hardware` entry and of `localmodconfig`;
+//!   [`localmod`] turns it into what `localmodconfig` keeps and switches
+//!   off in a configuration.
 //! - [`ids`] names vendors and devices from `pci.ids`/`usb.ids` when the
 //!   system has them; [`firmware`] lists what built-in drivers would need
 //!   in `CONFIG_EXTRA_FIRMWARE`.
@@ -44,6 +46,7 @@ pub mod firmware;
 pub mod ids;
 pub mod input;
 pub mod kbuild;
+pub mod localmod;
 pub mod map;
 pub mod probe;
 pub mod report;

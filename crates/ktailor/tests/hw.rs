@@ -802,3 +802,266 @@ fn qemu_guest_probe_drives_the_fortros_preboot() {
         );
     }
 }
+
+#[test]
+fn localmodconfig_keeps_used_modules_and_puts_back_what_they_rest_on() {
+    let t = Tmp::new("localmod");
+    small_tree(&t);
+    t.write(
+        "drivers/Makefile",
+        "obj-$(CONFIG_NETDEVICES) += net/\nobj-y += pci/\nobj-$(CONFIG_LIBPHY) += libphy.o\n",
+    );
+    t.write(
+        "Kconfig",
+        "mainmenu \"test\"
+config MODULES
+\tbool \"modules\"
+\tmodules
+config PCI
+\tbool \"pci\"
+config NETDEVICES
+\tbool \"network devices\"
+config COMPILE_TEST
+\tbool \"compile test\"
+config PTP
+\ttristate \"ptp clocks\"
+config PINCTRL
+\ttristate \"pin control\"
+config E1000E
+\ttristate \"e1000e\"
+\tdepends on NETDEVICES && PCI && PTP && (PINCTRL || COMPILE_TEST)
+config OTHER_PHY
+\ttristate \"other phy\"
+\tselect LIBPHY
+config MDIO
+\ttristate \"mdio\"
+\tselect LIBPHY
+config LIBPHY
+\ttristate
+config SND
+\ttristate \"sound\"
+config PCIEPORTBUS
+\tbool \"pcie ports\"
+\tdepends on PCI
+",
+    );
+    let config = "CONFIG_MODULES=y\nCONFIG_PCI=y\nCONFIG_NETDEVICES=y\n# CONFIG_COMPILE_TEST is not set\nCONFIG_PTP=m\nCONFIG_PINCTRL=m\nCONFIG_E1000E=m\n# CONFIG_OTHER_PHY is not set\nCONFIG_MDIO=m\nCONFIG_LIBPHY=m\nCONFIG_SND=m\n# CONFIG_PCIEPORTBUS is not set\n";
+    t.write(".config", config);
+    t.write(
+        "lsmod.txt",
+        "Module                  Size  Used by\ne1000e                323584  0\nnosuchmodule 1 0\nlibphy 1 0\n",
+    );
+    let o = ktailor(t.path(), &["localmodconfig", "lsmod.txt", "-C", "."]);
+    assert_eq!(o.code, 0);
+    let new = t.read(".config");
+    assert!(new.contains("CONFIG_E1000E=m\n"), "{new}");
+    // No loaded module builds PTP or PINCTRL, but E1000E rests on them:
+    // put back. `PINCTRL || COMPILE_TEST` brings back PINCTRL, which was
+    // on, never COMPILE_TEST.
+    assert!(new.contains("CONFIG_PTP=m\n"), "{new}");
+    assert!(new.contains("CONFIG_PINCTRL=m\n"), "{new}");
+    assert!(new.contains("# CONFIG_COMPILE_TEST is not set\n"), "{new}");
+    assert!(o
+        .stdout
+        .contains("put back CONFIG_PTP=m: needed by CONFIG_E1000E"));
+    // libphy has no prompt: its selector that was on (MDIO, not
+    // OTHER_PHY) comes back.
+    assert!(new.contains("CONFIG_LIBPHY=m\n"), "{new}");
+    assert!(new.contains("CONFIG_MDIO=m\n"), "{new}");
+    assert!(new.contains("# CONFIG_OTHER_PHY is not set\n"), "{new}");
+    // Unused: switched off. Unmappable: said so, not dropped silently.
+    assert!(new.contains("# CONFIG_SND is not set\n"), "{new}");
+    assert!(o
+        .stderr
+        .contains("lsmod.txt:3: module nosuchmodule: module nosuchmodule is not kept"));
+    // Written atomically, the previous configuration kept.
+    assert_eq!(t.read(".config.old"), config);
+
+    // --dry-run writes nothing; a second run changes nothing.
+    let o = ktailor(
+        t.path(),
+        &["localmodconfig", "lsmod.txt", "-C", ".", "--dry-run"],
+    );
+    assert_eq!(o.code, 0);
+    assert_eq!(t.read(".config"), new);
+    let o = ktailor(t.path(), &["localmodconfig", "lsmod.txt", "-C", "."]);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("is unchanged"), "{}", o.stdout);
+    // Bad input is an error, nothing written.
+    t.write("bad.txt", "Module Size Used by\ne1000e x 0\n");
+    let o = ktailor(t.path(), &["localmodconfig", "bad.txt", "-C", "."]);
+    assert_eq!(o.code, 2);
+    assert_eq!(t.read(".config"), new);
+}
+
+/// A `.config`'s values (`# CONFIG_X is not set` is `n`).
+fn config_values(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut m = std::collections::BTreeMap::new();
+    for l in text.lines() {
+        if let Some(r) = l.strip_prefix("CONFIG_") {
+            if let Some((k, v)) = r.split_once('=') {
+                m.insert(k.to_string(), v.to_string());
+            }
+        } else if let Some(r) = l.strip_prefix("# CONFIG_") {
+            if let Some(k) = r.strip_suffix(" is not set") {
+                m.insert(k.to_string(), "n".to_string());
+            }
+        }
+    }
+    m
+}
+
+#[test]
+#[ignore = "needs the kernel trees from scripts/setup-trees.sh"]
+fn localmodconfig_matches_make_localmodconfig_up_to_explained_differences() {
+    let trees = match std::env::var_os("KTAILOR_TREES") {
+        Some(t) => PathBuf::from(t),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ktailor/trees"),
+    };
+    let src = trees.join("linux-source-6.12");
+    let input = std::fs::read_to_string(trees.join("configs/6.12/config.amd64_none_amd64"))
+        .expect("Debian's amd64 6.12 config (scripts/setup-trees.sh)");
+    let t = Tmp::new("localmod-make");
+    // lsmod of the QEMU guest: the fixture's loaded modules.
+    let text =
+        std::fs::read_to_string(repo().join("examples/hardware/qemu-guest.json")).expect("fixture");
+    let r: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let mut lsmod = String::from("Module                  Size  Used by\n");
+    for m in r["modules"].as_array().expect("modules") {
+        lsmod.push_str(&format!(
+            "{:<24}{:>8}  0\n",
+            m["name"].as_str().unwrap_or(""),
+            0
+        ));
+    }
+    let lsmod_path = t.write("lsmod.txt", &lsmod);
+    t.write("make/.config", &input);
+    t.write("ktailor/.config", &input);
+
+    // The kernel's own target (conf --oldconfig asks about options that
+    // become visible: take the defaults, as `yes ''` would).
+    let mut child = std::process::Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(&src)
+        .arg(format!("O={}", t.path().join("make").display()))
+        .arg("ARCH=x86_64")
+        .arg(format!("LSMOD={}", lsmod_path.display()))
+        .arg("localmodconfig")
+        .env("LOCALMODCONFIG_DEBUG", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run make");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        // make may exit before reading it all.
+        let _ = stdin.write_all(&vec![b'\n'; 4096]);
+    }
+    let out = child.wait_with_output().expect("make");
+    let debug = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "make localmodconfig failed:\n{debug}");
+
+    // (-O is relative to the source tree, as make's O= after -C.)
+    let objtree = t.path().join("ktailor");
+    let o = ktailor(
+        t.path(),
+        &[
+            "localmodconfig",
+            "lsmod.txt",
+            "-C",
+            src.to_str().expect("path"),
+            "-O",
+            objtree.to_str().expect("path"),
+            "--arch",
+            "x86_64",
+        ],
+    );
+    assert_eq!(o.code, 0);
+    assert_eq!(t.read("ktailor/.config.old"), input);
+    let before = config_values(&input);
+    let make = config_values(&t.read("make/.config"));
+    let ours = config_values(&t.read("ktailor/.config"));
+    let get = |m: &std::collections::BTreeMap<String, String>, k: &str| {
+        m.get(k).cloned().unwrap_or_else(|| "n".into())
+    };
+
+    // The guest's drivers are kept by both (built in or modules, as
+    // Debian's config has them).
+    for s in [
+        "E1000E",
+        "BLK_DEV_NVME",
+        "SATA_AHCI",
+        "VIRTIO_NET",
+        "VIRTIO_BLK",
+        "VIRTIO_PCI",
+        "BLK_DEV_SD",
+    ] {
+        assert_ne!(get(&ours, s), "n", "CONFIG_{s}");
+        assert_eq!(get(&ours, s), get(&before, s), "CONFIG_{s}");
+        assert_eq!(get(&make, s), get(&before, s), "CONFIG_{s} (make)");
+    }
+    // Most modules are switched off.
+    let modules =
+        |m: &std::collections::BTreeMap<String, String>| m.values().filter(|v| *v == "m").count();
+    assert!(modules(&ours) < modules(&before) / 20);
+
+    // Every difference belongs to an explained class
+    // (docs/hardware.md, "localmodconfig and make localmodconfig").
+    let keys: std::collections::BTreeSet<&String> = make.keys().chain(ours.keys()).collect();
+    let mut ikconfig = Vec::new();
+    let mut several_lines = Vec::new();
+    let mut unexplained = Vec::new();
+    for k in keys {
+        let (m, o) = (get(&make, k), get(&ours, k));
+        if m == o {
+            continue;
+        }
+        // streamline_config.pl turns IKCONFIG on as a module when it is
+        // off ("enable IKCONFIG at least as a module").
+        if k == "IKCONFIG" && get(&before, k) == "n" && m == "m" && o == "n" {
+            ikconfig.push(k.clone());
+            continue;
+        }
+        // make keeps every option whose obj- line lists a loaded module's
+        // object; ktailor keeps one way to build it, and another line that
+        // builds the same module is kept.
+        if m == "m" && o == "n" {
+            let tag = format!("CONFIG_{k} added by direct (");
+            let module = debug.lines().find_map(|l| {
+                l.strip_prefix(&tag)
+                    .and_then(|r| r.strip_suffix(')'))
+                    .map(str::to_string)
+            });
+            if let Some(module) = module {
+                let other_kept = debug.lines().any(|l| {
+                    l.ends_with(&format!(" added by direct ({module})"))
+                        && l.strip_prefix("CONFIG_")
+                            .and_then(|r| r.split_once(' '))
+                            .is_some_and(|(s, _)| s != k && get(&ours, s) != "n")
+                });
+                if other_kept {
+                    several_lines.push(format!("{k} ({module})"));
+                    continue;
+                }
+            }
+        }
+        unexplained.push(format!("{k}: make {m}, ktailor {o}"));
+    }
+    assert!(
+        unexplained.is_empty(),
+        "differences from make localmodconfig that no class explains:\n{}",
+        unexplained.join("\n")
+    );
+    // Both classes occur on this input: Debian's config has IKCONFIG off,
+    // and drivers/ata/Makefile lists libahci.o on the SATA_ACARD_AHCI line
+    // (=m in Debian's config) as well as on ahci's.
+    assert_eq!(ikconfig, ["IKCONFIG"]);
+    assert!(
+        several_lines
+            .iter()
+            .any(|s| s == "SATA_ACARD_AHCI (libahci)"),
+        "{several_lines:?}"
+    );
+}
