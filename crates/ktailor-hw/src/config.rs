@@ -44,6 +44,18 @@ impl Config {
         Ok(Config::parse(&text, &path.display().to_string()))
     }
 
+    /// The symbols set to `m`, sorted.
+    pub fn modules(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .values
+            .iter()
+            .filter(|(_, v)| v.as_str() == "m")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// The tristate value of a symbol: `y`, `m`, or `n` (also for symbols
     /// the file does not mention, which conf reads as n).
     pub fn tristate(&self, sym: &str) -> char {
@@ -87,6 +99,7 @@ mod tests {
             ),
             ('y', 'm', 'n', 'n')
         );
+        assert_eq!(c.modules(), ["B"]);
         assert_eq!(and(['y', 'm']), 'm');
         assert_eq!(and(['y', 'n', 'm']), 'n');
         assert_eq!(and([]), 'y');

@@ -166,8 +166,17 @@ pub fn parse(text: &str, file: &str) -> Result<Input, Error> {
     let mut report = None;
     match format {
         Format::Report => {
-            let r = Report::from_json(text.as_bytes(), file)?;
-            items = report_items(&r, file);
+            let devices = element_lines(text, "devices");
+            let modules = element_lines(text, "modules");
+            let r = Report::from_json(text.as_bytes(), file).map_err(|mut e| {
+                // A field error names the element (`devices[3].modalias`):
+                // point at its line.
+                if e.line == 0 {
+                    e.line = field_line(&e.message, &devices, &modules);
+                }
+                e
+            })?;
+            items = report_items(&r, file, &devices, &modules);
             report = Some(r);
         }
         Format::Lspci => parse_lspci(text, file, &mut items)?,
@@ -204,9 +213,113 @@ fn hex4(s: &str) -> Option<String> {
         .then(|| format!("{:0>4}", h.to_ascii_lowercase()))
 }
 
+/// The 1-based line on which each element of the top-level array `key`
+/// of a JSON object starts (`"devices": [ {...}, {...} ]`), so that a
+/// report's devices and modules can be named by file:line. A scanner, not
+/// a parser: it runs before (and independently of) the JSON parser, and
+/// on malformed text returns what it saw, which the parser then rejects.
+pub fn element_lines(text: &str, key: &str) -> Vec<u32> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut line, mut depth) = (0usize, 1u32, 0u32);
+    // The last string closed at depth 1 (an object key, when ':' follows).
+    let mut last_key: Option<(usize, usize)> = None;
+    // Inside the wanted array: its depth, and whether an element may start.
+    let mut array: Option<u32> = None;
+    let mut expect_element = false;
+    let mut after_colon_key = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' => line += 1,
+            b'"' => {
+                if array == Some(depth) && expect_element {
+                    out.push(line);
+                    expect_element = false;
+                }
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    } else if b[i] == b'\n' {
+                        line += 1;
+                    }
+                    i += 1;
+                }
+                if depth == 1 {
+                    last_key = Some((start, i.min(b.len())));
+                }
+            }
+            b':' if depth == 1 => {
+                after_colon_key = last_key.is_some_and(|(s, e)| &b[s..e] == key.as_bytes());
+            }
+            b'[' | b'{' => {
+                if array == Some(depth) && expect_element {
+                    out.push(line);
+                    expect_element = false;
+                }
+                if c == b'[' && depth == 1 && after_colon_key && array.is_none() {
+                    array = Some(depth + 1);
+                    expect_element = true;
+                }
+                after_colon_key = false;
+                depth += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if array.is_some_and(|a| depth < a) {
+                    array = None;
+                    expect_element = false;
+                }
+            }
+            b',' => {
+                if array == Some(depth) {
+                    expect_element = true;
+                }
+                if depth == 1 {
+                    after_colon_key = false;
+                }
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => {
+                if array == Some(depth) && expect_element {
+                    out.push(line);
+                    expect_element = false;
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The line of the element a validation message names (`devices[3]...`,
+/// `modules[0]...`), 0 when it names none.
+fn field_line(message: &str, devices: &[u32], modules: &[u32]) -> u32 {
+    for (prefix, lines) in [("devices[", devices), ("modules[", modules)] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            if let Some(l) = n.parse::<usize>().ok().and_then(|n| lines.get(n)) {
+                return *l;
+            }
+        }
+    }
+    0
+}
+
+/// Where element `i` of a report's list is: `file:LINE (list[i])`, or
+/// `file: list[i]` when the line is unknown.
+fn element_at(file: &str, list: &str, i: usize, lines: &[u32]) -> String {
+    match lines.get(i) {
+        Some(l) => format!("{file}:{l} ({list}[{i}])"),
+        None => format!("{file}: {list}[{i}]"),
+    }
+}
+
 /// The items of a report: devices with a driver, module or alias match,
 /// then loaded modules no device accounts for.
-fn report_items(r: &Report, file: &str) -> Vec<Item> {
+fn report_items(r: &Report, file: &str, device_lines: &[u32], module_lines: &[u32]) -> Vec<Item> {
     let mut items = Vec::new();
     let mut covered: Vec<String> = Vec::new();
     for (i, d) in r.devices.iter().enumerate() {
@@ -220,7 +333,7 @@ fn report_items(r: &Report, file: &str) -> Vec<Item> {
         let modules: Vec<String> = d.module.iter().cloned().collect();
         covered.extend(modules.iter().map(|m| crate::alias::normalize_module(m)));
         items.push(Item {
-            at: format!("{file}: devices[{i}]"),
+            at: element_at(file, "devices", i, device_lines),
             device: Some(DeviceInfo {
                 bus: d.bus.clone(),
                 id: d.id.clone(),
@@ -249,7 +362,7 @@ fn report_items(r: &Report, file: &str) -> Vec<Item> {
             continue;
         }
         items.push(Item {
-            at: format!("{file}: modules[{i}]"),
+            at: element_at(file, "modules", i, module_lines),
             modules: vec![m.name.clone()],
             path: m.path.clone(),
             ..Item::default()
@@ -471,6 +584,20 @@ mod tests {
         assert!(e.to_string().contains("list:2: error: module name"), "{e}");
         let e = parse("nvme\n\tKernel driver in use: x\n", "list").expect_err("bad");
         assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn report_elements_have_lines() {
+        let text = "{\n  \"schema_version\": 1,\n  \"modules\": [],\n  \"devices\": [\n    {\n      \"bus\": \"pci\", \"id\": \"a[]{\\\"\"\n    },\n    {\"bus\": \"virtio\", \"id\": \"virtio0\", \"driver\": \"virtio_net\"}\n  ],\n  \"x\": {\"devices\": [1, 2]}\n}\n";
+        assert_eq!(element_lines(text, "devices"), vec![5, 8]);
+        assert!(element_lines(text, "modules").is_empty());
+        let i = parse(text, "r.json").expect("parses");
+        assert_eq!(i.items[0].at, "r.json:8 (devices[1])");
+        // A field error names the line of its element.
+        let bad = "{\"schema_version\": 1,\n\"devices\": [\n{\"bus\": \"pci\", \"id\": \"x\"},\n{\"bus\": \"pci\", \"id\": \"y\", \"modalias\": \"a b\"}\n]}";
+        let e = parse(bad, "r.json").expect_err("bad modalias");
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.starts_with("devices[1].modalias"), "{e}");
     }
 
     #[test]

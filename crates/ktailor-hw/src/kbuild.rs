@@ -35,7 +35,7 @@ use crate::alias::normalize_module;
 use crate::Error;
 
 /// Bumped whenever the index layout or the parsing rules change.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The index of one tree for one architecture.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -1187,8 +1187,37 @@ pub fn parse_makefile(text: &str, file: &str, dir: &str, srcarch: &str) -> Parse
             continue;
         }
         let builtin_only = suffix == "y" || suffix.contains("subst m,y");
+        let expanded = vars.expand(rhs, 0);
+        if !matches!(base, "obj" | "subdir" | "core" | "drivers" | "libs") {
+            // A list can be used as a variable later (drivers/video/fbdev/
+            // matrox: `my-obj-$(CONFIG_FB_MATROX_G) += g450_pll.o ...`, then
+            // `obj-$(CONFIG_FB_MATROX) += ... $(my-obj-y)`): remember its
+            // words under the names `$(NAME-y)` and `$(NAME-m)`, a
+            // conditional part as `$(if COND,WORDS)` so its symbols stay
+            // attached.
+            let part = if matches!(suffix, "y" | "m" | "objs") {
+                expanded.clone()
+            } else {
+                format!("$(if {suffix},{expanded})")
+            };
+            let names: &[&str] = match suffix {
+                "y" | "objs" => &["y"],
+                "m" => &["m"],
+                _ => &["y", "m"],
+            };
+            for n in names {
+                let v = vars.map.entry(format!("{base}-{n}")).or_default();
+                if op != "+=" {
+                    v.clear();
+                }
+                if !v.is_empty() {
+                    v.push(' ');
+                }
+                v.push_str(&part);
+            }
+        }
         let mut ws = Vec::new();
-        words(&vars.expand(rhs, 0), &[], &mut ws);
+        words(&expanded, &[], &mut ws);
         match base {
             "obj" | "subdir" => {
                 for (w, extra) in ws {
@@ -1295,7 +1324,9 @@ mod tests {
              obj-y += $(if $(CONFIG_FOO),foo.o)\n\
              ifdef CONFIG_BAR\nobj-m += bar.o\nelse\nobj-m += nobar.o\nendif\n\
              ifneq ($(CONFIG_BAZ),)\n\tobj-m += baz.o\nendif\n\
-             x: y\n\tobj-m += recipe.o\n",
+             x: y\n\tobj-m += recipe.o\n\
+             my-obj-$(CONFIG_G) += g450.o\nmy-obj-y += always.o\n\
+             obj-$(CONFIG_MATROX) += base.o $(my-obj-y)\n",
             "Makefile",
             "",
             "x86",
@@ -1310,6 +1341,9 @@ mod tests {
                 ("bar".into(), v(&["BAR"])),
                 ("nobar".into(), v(&[])),
                 ("baz".into(), v(&["BAZ"])),
+                ("base".into(), v(&["MATROX"])),
+                ("g450".into(), v(&["MATROX", "G"])),
+                ("always".into(), v(&["MATROX"])),
             ]
         );
         assert!(p.objs[0].builtin_only);

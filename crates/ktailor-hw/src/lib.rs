@@ -24,6 +24,12 @@
 //! - [`map`] joins the three: each device or module of the input with its
 //!   module(s), CONFIG symbol(s) and their values in a configuration;
 //!   modules it cannot map are listed, never dropped.
+//! - [`wants`] sorts mapped rows into what a kernel needs (bound drivers,
+//!   optionally only devices of some [`class`]es, optionally loaded
+//!   modules), what is skipped and why, and what cannot be mapped: the
+//!   input of a spec's `hardware` entry and of `localmodconfig`;
+//!   [`localmod`] turns it into what `localmodconfig` keeps and switches
+//!   off in a configuration.
 //! - [`ids`] names vendors and devices from `pci.ids`/`usb.ids` when the
 //!   system has them; [`firmware`] lists what built-in drivers would need
 //!   in `CONFIG_EXTRA_FIRMWARE`.
@@ -34,15 +40,18 @@
 //! is asked to write.
 
 pub mod alias;
+pub mod class;
 pub mod config;
 pub mod firmware;
 pub mod ids;
 pub mod input;
 pub mod kbuild;
+pub mod localmod;
 pub mod map;
 pub mod probe;
 pub mod report;
 pub mod validate;
+pub mod wants;
 
 use std::fmt;
 

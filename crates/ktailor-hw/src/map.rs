@@ -153,12 +153,15 @@ pub fn map(input: &Input, cx: &Context<'_>) -> Vec<Row> {
             }
         }
     }
-    // Names that are not objects, and every bound driver's name (which
-    // need not be its module's: xhci_pci registers "xhci_hcd"): look for
-    // the drivers registering them.
+    // Every bound driver's name (which need not be its module's: xhci_pci
+    // registers "xhci_hcd", pcieport is no module): look for the drivers
+    // registering it. A module name (lsmod, a list, a report's module
+    // link) is not looked up as a driver name: a module the tree does not
+    // build is unmapped, not guessed (the string "eeprom" is registered by
+    // six unrelated drivers).
     let mut wanted: Vec<(String, Option<String>)> = rows
         .iter()
-        .filter(|r| r.hits.is_empty() || r.how == "bound driver")
+        .filter(|r| r.how == "bound driver")
         .filter_map(|r| Some((r.module.clone()?, r.device.as_ref().map(|d| d.bus.clone()))))
         .collect();
     wanted.sort();
@@ -173,7 +176,7 @@ pub fn map(input: &Input, cx: &Context<'_>) -> Vec<Row> {
         let Some(m) = &r.module else {
             continue;
         };
-        if r.hits.is_empty() || r.how == "bound driver" {
+        if r.how == "bound driver" {
             // Next to an object of the driver's name, only a file that
             // declares the device's bus driver is evidence; alone, any
             // registration is.
@@ -188,9 +191,13 @@ pub fn map(input: &Input, cx: &Context<'_>) -> Vec<Row> {
             }
         }
         if r.hits.is_empty() {
-            r.unmapped = Some(format!(
-                "no Makefile of the tree builds {m}.o and no driver in it registers the name \"{m}\""
-            ));
+            r.unmapped = Some(if r.how == "bound driver" {
+                format!(
+                    "no Makefile of the tree builds {m}.o and no driver in it registers the name \"{m}\""
+                )
+            } else {
+                format!("no Makefile of the tree builds {m}.o")
+            });
         }
         if let Some(c) = cx.config {
             let mut best = 'n';

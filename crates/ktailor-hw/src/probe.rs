@@ -132,11 +132,12 @@ impl ProbeRoot {
                 let w: Vec<&str> = l.split_whitespace().collect();
                 let name = *w.first()?;
                 validate::module_name(name).ok()?;
+                // `-` when nothing uses it.
                 let used_by = w
                     .get(3)
                     .map(|u| {
                         u.split(',')
-                            .filter(|x| validate::module_name(x).is_ok())
+                            .filter(|x| *x != "-" && validate::module_name(x).is_ok())
                             .map(str::to_string)
                             .collect()
                     })
@@ -271,4 +272,27 @@ pub fn probe_to_file(dest: &Path) -> Result<Report, crate::Error> {
     bytes.push(b'\n');
     crate::write_atomic(dest, &bytes)?;
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loaded_modules_and_their_users() {
+        let root = std::env::temp_dir().join(format!("ktailor-probe-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("proc")).expect("dir");
+        std::fs::write(
+            root.join("proc/modules"),
+            "virtio_net 73728 0 - Live 0x0000000000000000\nfailover 12288 1 net_failover, Live 0x0000000000000000\n",
+        )
+        .expect("write");
+        let m = ProbeRoot { root: root.clone() }.modules();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(m.len(), 2);
+        // `-` is /proc/modules' "no users", not a module.
+        assert!(m[0].used_by.is_empty(), "{:?}", m[0].used_by);
+        assert_eq!(m[1].used_by, ["net_failover"]);
+    }
 }

@@ -14,6 +14,7 @@
 
 pub mod diff;
 pub mod explain;
+pub mod keep;
 
 use ktailor_kconfig::expr::Expr;
 use ktailor_kconfig::{ExprId, Kconfig, PropType, SymId, SymType, Tri};

@@ -135,6 +135,12 @@ pub fn collect_for_check(
                 .map(|f| (f.name.clone(), f.optional, f.loc.clone())),
         );
         asks.extend(crate::generate::spec_asks(&kern));
+        for h in &kern.hardware {
+            warnings.push(h.loc.warning(format!(
+                "hardware report '{}' is not checked: mapping devices to options needs the kernel tree",
+                h.report
+            )).with_hint("`ktailor generate` maps and checks hardware entries"));
+        }
     }
     let mut seen = Vec::new();
     let mut feat_asks = Vec::new();

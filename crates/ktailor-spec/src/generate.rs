@@ -34,6 +34,53 @@ pub enum Origin {
     },
     /// A `set` or `unset` entry.
     Spec { loc: Loc, why: Option<String> },
+    /// A `hardware` entry: the devices whose drivers need the option.
+    Hardware {
+        /// `hardware:NAME`.
+        feature: String,
+        named_at: Loc,
+        by: Vec<HwReason>,
+    },
+}
+
+/// One device (or listed module) that needs an option: device → module →
+/// object → CONFIG symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HwReason {
+    /// `pci 0000:00:03.0 [8086:10d3]`, or `module NAME`.
+    pub device: String,
+    /// The device's class (`network`), when it has one.
+    pub class: Option<String>,
+    /// Where the report names it (`file:line`).
+    pub at: String,
+    pub module: String,
+    /// The object that builds the module (`drivers/.../e1000e.o`).
+    pub object: String,
+    /// The Makefile line (`file:line`).
+    pub line: String,
+    /// The option gates the object's directory rather than naming the
+    /// object itself.
+    pub gate: bool,
+}
+
+impl HwReason {
+    /// `pci 0000:00:03.0 [8086:10d3] (network) -> e1000e -> drivers/.../e1000e.o (Makefile:11)`.
+    pub fn describe(&self) -> String {
+        let class = self
+            .class
+            .as_ref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        let role = if self.gate {
+            "its directory needs it"
+        } else {
+            "its Makefile line"
+        };
+        format!(
+            "{}{class} -> {} -> {} ({role}, {})",
+            self.device, self.module, self.object, self.line
+        )
+    }
 }
 
 impl Origin {
@@ -43,12 +90,22 @@ impl Origin {
                 feature, named_at, ..
             } => format!("feature '{feature}' (named at {named_at})"),
             Origin::Spec { loc, .. } => format!("{loc}"),
+            Origin::Hardware {
+                feature, named_at, ..
+            } => format!("feature '{feature}' (named at {named_at})"),
         }
     }
-    pub fn why(&self) -> Option<&str> {
+    pub fn why(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Origin::Feature { why, .. } => Some(why),
-            Origin::Spec { why, .. } => why.as_deref(),
+            Origin::Feature { why, .. } => Some(why.as_str().into()),
+            Origin::Spec { why, .. } => why.as_deref().map(Into::into),
+            Origin::Hardware { by, .. } => Some(
+                by.iter()
+                    .map(HwReason::describe)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                    .into(),
+            ),
         }
     }
 }
@@ -90,6 +147,8 @@ pub struct KernelResult {
     pub written: Option<PathBuf>,
     /// What the resolver added to make requests hold, and its notes.
     pub plan: ktailor_resolve::Plan,
+    /// What each `hardware` entry counted and skipped.
+    pub hardware: Vec<crate::hardware::HardwareUse>,
 }
 
 impl KernelResult {
@@ -200,8 +259,9 @@ pub fn spec_asks(k: &Kernel) -> Vec<Ask> {
         .collect()
 }
 
-/// Collects the requests of a kernel: features (with includes) first, in
-/// order, then `set`, then `unset`.
+/// Collects the requests of a kernel's features (with includes), in
+/// order. `hardware` entries come next and `set` and `unset` last (see
+/// [`generate`]), so an explicit setting wins.
 fn collect(
     k: &Kernel,
     lib: &Library,
@@ -216,8 +276,18 @@ fn collect(
             &f.name, f.optional, &f.loc, lib, t, &mut asks, &mut seen, errors, warnings,
         );
     }
-    asks.extend(spec_asks(k));
     asks
+}
+
+/// Whether the kernel will have modules: the last request for `MODULES`
+/// among `asks`, else the base configuration's value.
+fn has_modules(asks: &[Ask], base: &[u8]) -> bool {
+    if let Some(a) = asks.iter().rev().find(|a| a.name == "MODULES") {
+        return !a.value.is_off();
+    }
+    String::from_utf8_lossy(base)
+        .lines()
+        .any(|l| l.trim_end() == "CONFIG_MODULES=y")
 }
 
 /// Adds a feature's requests (with its includes) as they apply to `t`.
@@ -390,6 +460,7 @@ pub fn generate(
         config: None,
         written: None,
         plan: ktailor_resolve::Plan::default(),
+        hardware: Vec::new(),
     };
     let Some(k) = spec.flattened(name) else {
         res.errors.push(Diagnostic::error(
@@ -448,7 +519,8 @@ pub fn generate(
     };
     res.version = version;
     res.arch = target.arch.clone();
-    let asks = collect(&k, lib, &target, &mut res.errors, &mut res.warnings);
+    let mut asks = collect(&k, lib, &target, &mut res.errors, &mut res.warnings);
+    let explicit = spec_asks(&k);
     let (base, base_bytes) = match base_config(spec, &k, &tree, &target) {
         Ok(b) => b,
         Err(d) => {
@@ -465,6 +537,30 @@ pub fn generate(
             return res;
         }
     };
+    let modules = has_modules(
+        &asks
+            .iter()
+            .chain(explicit.iter())
+            .cloned()
+            .collect::<Vec<_>>(),
+        &base_bytes,
+    );
+    let (hw_asks, hw_uses) = crate::hardware::asks(
+        spec,
+        &k,
+        &crate::hardware::Tree {
+            srctree: &tree.tree.srctree,
+            arch: &target.arch,
+            kconfig: &probe,
+            modules,
+            no_cache,
+        },
+        &mut res.errors,
+        &mut res.warnings,
+    );
+    res.hardware = hw_uses;
+    asks.extend(hw_asks);
+    asks.extend(explicit);
     // The last request for a symbol is the effective one.
     let mut effective: Vec<Ask> = Vec::new();
     for a in asks {

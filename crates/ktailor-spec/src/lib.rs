@@ -9,17 +9,22 @@
 //! option, who asked for it, the requested and final values, and why
 //! (see `gate`).
 //!
+//! A kernel's `hardware` entries turn a machine's devices into requests
+//! of a feature named after the report (`hardware`), mapped by
+//! `ktailor-hw`.
+//!
 //! Not here: finding the tree's environment (`ktailor-kbuild`), computing
-//! values (`ktailor-kconfig`), or resolving missing dependencies (the
-//! resolver).
+//! values (`ktailor-kconfig`), resolving missing dependencies (the
+//! resolver), or reading Makefiles and hardware reports (`ktailor-hw`).
 
 pub mod check;
 pub mod features;
 pub mod generate;
+pub mod hardware;
 pub mod spec;
 pub mod suggest;
 pub mod value;
 
 pub use features::{Feature, Library, Target};
-pub use spec::{Kernel, Loc, Request, Spec};
+pub use spec::{HardwareRef, Kernel, Loc, Request, Spec};
 pub use value::Value;

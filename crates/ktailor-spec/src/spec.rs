@@ -10,6 +10,8 @@
 //! features = ["qemu-guest", { name = "debug-off", optional = true }]
 //! set = { LOG_BUF_SHIFT = 16, CMDLINE = { value = "console=ttyS0", why = "serial console" } }
 //! unset = ["MODULES", { name = "SOUND", why = "no audio in a sandbox" }]
+//! # drivers of a machine's devices (`ktailor probe` JSON, lspci -k, lsmod):
+//! hardware = ["probe.json", { report = "fleet.json", classes = ["network", "storage"], value = "y" }]
 //! # cross-compile = "aarch64-linux-gnu-"   # make's CROSS_COMPILE
 //!
 //! [kernel.big]
@@ -28,6 +30,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::value::Value;
+use ktailor_kconfig::Tri;
 
 /// A place in a spec file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -81,6 +84,21 @@ pub struct FeatureRef {
     pub loc: Loc,
 }
 
+/// A hardware report named by a kernel (`hardware = [...]`): its devices'
+/// drivers become requests (see `crate::hardware`).
+#[derive(Clone, Debug)]
+pub struct HardwareRef {
+    /// The report's path as written (relative to the spec file).
+    pub report: String,
+    /// Device classes to take (`None`: every device with a driver).
+    pub classes: Option<Vec<String>>,
+    /// How drivers are requested, `y` or `m`; `None`: `m` when the kernel
+    /// has modules, else `y`.
+    pub value: Option<Tri>,
+    pub optional: bool,
+    pub loc: Loc,
+}
+
 /// One declared kernel, as written (defaults applied, `extends` not yet).
 #[derive(Clone, Debug, Default)]
 pub struct Kernel {
@@ -93,7 +111,7 @@ pub struct Kernel {
     pub features: Vec<FeatureRef>,
     pub set: Vec<Request>,
     pub unset: Vec<Request>,
-    pub hardware: Vec<Located<String>>,
+    pub hardware: Vec<HardwareRef>,
     /// make's CROSS_COMPILE (e.g. `aarch64-linux-gnu-`): Kconfig probes
     /// the toolchain, so an arm64 kernel needs an arm64 assembler for
     /// options such as KVM.
@@ -138,7 +156,7 @@ struct RawKernel {
     #[serde(default)]
     unset: Vec<Spanned<RawUnset>>,
     #[serde(default)]
-    hardware: Vec<Spanned<String>>,
+    hardware: Vec<Spanned<RawHardware>>,
     #[serde(default, rename = "cross-compile")]
     cross_compile: Option<Spanned<String>>,
 }
@@ -154,6 +172,25 @@ enum RawFeatureRef {
 #[serde(deny_unknown_fields)]
 struct RawFeatureRefFull {
     name: String,
+    #[serde(default)]
+    optional: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawHardware {
+    Path(String),
+    Full(RawHardwareFull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHardwareFull {
+    report: String,
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+    #[serde(default)]
+    value: Option<String>,
     #[serde(default)]
     optional: bool,
 }
@@ -480,14 +517,50 @@ fn convert(
             loc,
         });
     }
-    k.hardware = r
-        .hardware
-        .into_iter()
-        .map(|h| Located {
-            loc: lines.at(&h),
-            value: h.into_inner(),
-        })
-        .collect();
+    for h in r.hardware {
+        let loc = lines.at(&h);
+        let (report, classes, value, optional) = match h.into_inner() {
+            RawHardware::Path(p) => (p, None, None, false),
+            RawHardware::Full(f) => (f.report, f.classes, f.value, f.optional),
+        };
+        if report.is_empty() {
+            errors.push(loc.error("hardware: the report's path is empty"));
+        }
+        for c in classes.iter().flatten() {
+            if !ktailor_hw::class::is_class(c) {
+                let mut d = loc.error(format!("hardware: unknown device class '{c}'"));
+                d.hint = Some(
+                    match crate::suggest::closest(c, ktailor_hw::class::CLASSES.iter().copied()) {
+                        Some(s) => format!(
+                            "did you mean '{s}'? classes: {}",
+                            ktailor_hw::class::CLASSES.join(", ")
+                        ),
+                        None => format!("classes: {}", ktailor_hw::class::CLASSES.join(", ")),
+                    }
+                    .into(),
+                );
+                errors.push(d);
+            }
+        }
+        let value = match value.as_deref() {
+            None => None,
+            Some("y") => Some(ktailor_kconfig::Tri::Y),
+            Some("m") => Some(ktailor_kconfig::Tri::M),
+            Some(v) => {
+                errors.push(loc.error(format!(
+                    "hardware: value must be \"y\" (built in) or \"m\" (modules), not \"{v}\""
+                )));
+                None
+            }
+        };
+        k.hardware.push(HardwareRef {
+            report,
+            classes,
+            value,
+            optional,
+            loc,
+        });
+    }
     k
 }
 
@@ -550,6 +623,39 @@ mod tests {
             .expect_err("must fail");
         assert_eq!(e[0].line, 3);
         assert_eq!(e[0].hint.as_deref(), Some("did you mean 'preboot'?"));
+    }
+
+    #[test]
+    fn hardware_entries() {
+        let s = parse(
+            "[kernel.a]\nhardware = [\"probe.json\", { report = \"fleet.json\", classes = [\"network\", \"storage\"], value = \"m\", optional = true }]\n",
+        )
+        .expect("parses");
+        let h = &s.kernels[0].hardware;
+        assert_eq!(h.len(), 2);
+        assert_eq!(
+            (h[0].report.as_str(), h[0].classes.is_none()),
+            ("probe.json", true)
+        );
+        assert_eq!(h[1].value, Some(Tri::M));
+        assert!(h[1].optional);
+        assert_eq!((h[1].loc.line, h[1].loc.col), (2, 27));
+        let e = parse("[kernel.a]\nhardware = [{ report = \"p.json\", classes = [\"netwrk\"] }]\n")
+            .expect_err("unknown class");
+        assert_eq!(e[0].line, 2);
+        assert!(
+            e[0].message.contains("unknown device class 'netwrk'"),
+            "{}",
+            e[0].message
+        );
+        assert!(e[0]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("did you mean 'network'?"));
+        let e = parse("[kernel.a]\nhardware = [{ report = \"p.json\", value = \"n\" }]\n")
+            .expect_err("bad value");
+        assert!(e[0].message.contains("value must be"), "{}", e[0].message);
     }
 
     #[test]

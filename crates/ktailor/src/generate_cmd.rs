@@ -152,7 +152,83 @@ fn origin_json(o: &Origin) -> serde_json::Value {
             named_at,
         } => json!({"feature": feature, "why": why, "named_at": named_at.to_string()}),
         Origin::Spec { loc, why } => json!({"spec": loc.to_string(), "why": why}),
+        Origin::Hardware {
+            feature,
+            named_at,
+            by,
+        } => {
+            let by: Vec<_> = by
+                .iter()
+                .map(|r| json!({"device": r.device, "class": r.class, "report": r.at, "module": r.module, "object": r.object, "makefile": r.line, "directory_gate": r.gate}))
+                .collect();
+            json!({"feature": feature, "named_at": named_at.to_string(), "devices": by})
+        }
     }
+}
+
+fn hardware_text(r: &KernelResult) {
+    for h in &r.hardware {
+        println!(
+            "  {}: {} device(s) or module(s) counted (drivers requested as {}), {} skipped",
+            h.feature,
+            h.needs.len(),
+            h.value.as_str(),
+            h.skipped.len()
+        );
+        for n in &h.needs {
+            let syms: Vec<String> = n
+                .builds
+                .iter()
+                .flat_map(|b| b.symbols.iter().chain(b.gates.iter()))
+                .map(|s| format!("CONFIG_{s}"))
+                .collect();
+            let syms = if syms.is_empty() {
+                "always built".to_string()
+            } else {
+                syms.join(", ")
+            };
+            println!("    {} -> {} -> {syms}", n.what, n.module);
+        }
+        // Skipped devices, grouped by reason.
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for s in &h.skipped {
+            match reasons.iter_mut().find(|(r, _)| *r == s.reason) {
+                Some(x) => x.1 += 1,
+                None => reasons.push((&s.reason, 1)),
+            }
+        }
+        for (reason, n) in reasons {
+            println!("    skipped {n}: {reason}");
+        }
+    }
+}
+
+fn hardware_json(r: &KernelResult) -> serde_json::Value {
+    let v: Vec<_> = r
+        .hardware
+        .iter()
+        .map(|h| {
+            let needs: Vec<_> = h
+                .needs
+                .iter()
+                .map(|n| {
+                    let builds: Vec<_> = n
+                        .builds
+                        .iter()
+                        .map(|b| json!({"object": b.object, "makefile": b.line, "symbols": b.symbols, "gates": b.gates}))
+                        .collect();
+                    json!({"device": n.what, "class": n.class, "report": n.at, "module": n.module, "how": n.how, "builds": builds})
+                })
+                .collect();
+            let skipped: Vec<_> = h
+                .skipped
+                .iter()
+                .map(|s| json!({"device": s.what, "report": s.at, "reason": s.reason}))
+                .collect();
+            json!({"feature": h.feature, "report": h.report, "value": h.value.as_str(), "counted": needs, "skipped": skipped})
+        })
+        .collect();
+    json!(v)
 }
 
 fn report_text(r: &KernelResult) {
@@ -160,6 +236,7 @@ fn report_text(r: &KernelResult) {
         "kernel {}: Linux {}.{} ARCH={}, base {}",
         r.name, r.version.0, r.version.1, r.arch, r.base
     );
+    hardware_text(r);
     let ok = r.verdicts.iter().filter(|v| v.holds).count();
     for v in &r.verdicts {
         let want = v.ask.value.describe();
@@ -241,7 +318,7 @@ fn report_json(r: &KernelResult) -> serde_json::Value {
         .iter()
         .map(|a| json!({"option": a.name, "value": a.value.as_str(), "needed_by": a.needed_by, "because": a.because}))
         .collect();
-    json!({"kernel": r.name, "version": format!("{}.{}", r.version.0, r.version.1), "arch": r.arch, "base": r.base, "passed": !r.failed(), "requests": verdicts, "added": adds, "alternatives": r.plan.alternatives, "conflicts": r.plan.conflicts, "errors": errs, "config": r.written.as_ref().map(|p| p.display().to_string())})
+    json!({"kernel": r.name, "version": format!("{}.{}", r.version.0, r.version.1), "arch": r.arch, "base": r.base, "passed": !r.failed(), "requests": verdicts, "added": adds, "alternatives": r.plan.alternatives, "conflicts": r.plan.conflicts, "hardware": hardware_json(r), "errors": errs, "config": r.written.as_ref().map(|p| p.display().to_string())})
 }
 
 pub fn run(a: GenerateArgs) -> u8 {
@@ -443,7 +520,7 @@ pub fn check(a: CheckArgs) -> u8 {
                     "✗"
                 };
                 let got = c.actual.clone().unwrap_or_else(|| "absent".into());
-                let why = c.ask.origin.why().unwrap_or("");
+                let why = c.ask.origin.why().unwrap_or_default();
                 println!(
                     "{mark} CONFIG_{}={} (is {got}) — {why}",
                     c.ask.name,

@@ -5,6 +5,7 @@ mod build_cmd;
 mod generate_cmd;
 mod hw_cmd;
 mod kconfig_cmd;
+mod localmod_cmd;
 mod resolve_cmd;
 mod upgrade_cmd;
 
@@ -82,6 +83,10 @@ enum Cmd {
     /// Map a hardware report (probe JSON, lspci -k, lsmod, module list)
     /// to modules and CONFIG symbols of a kernel tree.
     Hw(hw_cmd::HwArgs),
+    /// Keep the modules a machine uses (probe report, lsmod, lspci -k or a
+    /// module list) and switch the configuration's other modules off, as
+    /// `make localmodconfig` does, through the engine and the resolver.
+    Localmodconfig(localmod_cmd::LocalmodArgs),
     /// Explain an option: its value and why, dependencies with live
     /// values, selects, help, and what enabling it would take.
     Explain(resolve_cmd::ExplainArgs),
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
             Cmd::Check(a) => generate_cmd::check(a),
             Cmd::Probe(a) => hw_cmd::probe(a),
             Cmd::Hw(a) => hw_cmd::hw(a),
+            Cmd::Localmodconfig(a) => localmod_cmd::run(a),
             Cmd::Explain(a) => resolve_cmd::explain(a),
             Cmd::Enable(a) => resolve_cmd::enable(a),
             Cmd::Disable(a) => resolve_cmd::disable(a),

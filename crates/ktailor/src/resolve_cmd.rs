@@ -80,14 +80,14 @@ fn strip_prefix(name: &str) -> &str {
 
 /// The tree, the current configuration's bytes and the tree evaluated on
 /// it (olddefconfig, without writing).
-struct Current {
-    tree: OpenTree,
-    config_path: PathBuf,
-    bytes: Vec<u8>,
-    k: Kconfig,
+pub(crate) struct Current {
+    pub(crate) tree: OpenTree,
+    pub(crate) config_path: PathBuf,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) k: Kconfig,
 }
 
-fn current(o: &TreeOpts) -> Result<Current, u8> {
+pub(crate) fn current(o: &TreeOpts) -> Result<Current, u8> {
     let tree = open(&tree_options(o)).map_err(|e| {
         print_diags(&e.diags, &o.srctree);
         EXIT_ERROR
@@ -289,7 +289,7 @@ fn plan(
     })
 }
 
-fn values_of(bytes: &[u8]) -> Values {
+pub(crate) fn values_of(bytes: &[u8]) -> Values {
     let text = String::from_utf8_lossy(bytes);
     parse_config(&text, "", "CONFIG_")
         .map(|(v, _)| v)
