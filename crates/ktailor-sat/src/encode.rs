@@ -69,6 +69,8 @@ pub struct Opened {
     pub vis: TV,
     /// Its selected-by (reverse dependency) value.
     pub rev: TV,
+    /// Its user value and whether one is used (plain options only).
+    pub input: Option<(TV, Lit)>,
 }
 
 /// The clause database for one tree's current configuration.
@@ -470,12 +472,24 @@ impl<'k> Encoder<'k> {
         let with_imp = self.tor(def, imp);
         let with_imp = self.tand(with_imp, dd);
         let dp = self.tite(imp.a, with_imp, def);
+        // The current user value, if the configuration has one, is tried
+        // first.
+        let sym_ty = self.k.sym(s).ty;
+        let (had, was) = {
+            let sym = self.k.sym(s);
+            (sym.has_value(), sym.def[ktailor_kconfig::S_DEF_USER].tri)
+        };
+        let pol = |on: bool| if on { lbool::TRUE } else { lbool::FALSE };
         let user = TV {
-            a: self.fresh(lbool::UNDEF),
-            b: self.fresh(lbool::UNDEF),
+            a: self.fresh(pol(had && was != Tri::N)),
+            b: self.fresh(pol(had && was == Tri::Y)),
         };
         self.clause(&[!user.b, user.a]);
-        let used = self.fresh(lbool::TRUE);
+        if sym_ty == SymType::Bool {
+            // A bool takes no m (conf rejects it in a .config).
+            self.clause(&[!user.a, user.b]);
+        }
+        let used = self.fresh(pol(had));
         let up = self.tand(user, vis);
         let take_user = self.and(vis.a, used);
         let pre = self.tite(take_user, up, dp);
@@ -483,7 +497,15 @@ impl<'k> Encoder<'k> {
         let val = self.lift(val, lift);
         self.equal_under(&[act], v.a, val.a);
         self.equal_under(&[act], v.b, val.b);
-        self.opened.insert(s, Opened { act, vis, rev });
+        self.opened.insert(
+            s,
+            Opened {
+                act,
+                vis,
+                rev,
+                input: Some((user, used)),
+            },
+        );
         act
     }
 
@@ -511,7 +533,15 @@ impl<'k> Encoder<'k> {
             vals.push(v);
             viss.push(vis);
             let rev = self.konst(Tri::N);
-            self.opened.insert(m, Opened { act, vis, rev });
+            self.opened.insert(
+                m,
+                Opened {
+                    act,
+                    vis,
+                    rev,
+                    input: None,
+                },
+            );
         }
         for i in 0..vals.len() {
             for j in i + 1..vals.len() {
@@ -529,7 +559,15 @@ impl<'k> Encoder<'k> {
         if !self.opened.contains_key(&s) {
             let vis = self.visibility(s);
             let rev = self.konst(Tri::N);
-            self.opened.insert(s, Opened { act, vis, rev });
+            self.opened.insert(
+                s,
+                Opened {
+                    act,
+                    vis,
+                    rev,
+                    input: None,
+                },
+            );
         }
         act
     }
@@ -549,7 +587,15 @@ impl<'k> Encoder<'k> {
             self.clause(&[!act, !f, k]);
             let vis = self.visibility(m);
             let rev = self.konst(Tri::N);
-            self.opened.insert(m, Opened { act, vis, rev });
+            self.opened.insert(
+                m,
+                Opened {
+                    act,
+                    vis,
+                    rev,
+                    input: None,
+                },
+            );
         }
         act
     }
@@ -562,7 +608,15 @@ impl<'k> Encoder<'k> {
         self.clause(&[!act, !f, k]);
         let vis = self.visibility(s);
         let rev = self.konst(Tri::N);
-        self.opened.insert(s, Opened { act, vis, rev });
+        self.opened.insert(
+            s,
+            Opened {
+                act,
+                vis,
+                rev,
+                input: None,
+            },
+        );
         act
     }
 

@@ -44,6 +44,8 @@ pub struct Solution {
     pub assignments: Vec<(SymId, Tri)>,
     /// Options whose value the plan changes: (option, from, to).
     pub changes: Vec<(SymId, Tri, Tri)>,
+    /// Options whose user input the plan changes (what it costs).
+    pub edits: Vec<SymId>,
     model: FxHashMap<SymId, Tri>,
 }
 
@@ -86,6 +88,7 @@ pub struct Stats {
 pub struct Planner<'k> {
     pub enc: Encoder<'k>,
     goals: Vec<(SymId, Goal, Lit)>,
+    inputs: FxHashMap<SymId, Lit>,
     pub stats: Stats,
 }
 
@@ -118,8 +121,45 @@ impl<'k> Planner<'k> {
         Planner {
             enc,
             goals: gs,
+            inputs: FxHashMap::default(),
             stats: Stats::default(),
         }
+    }
+
+    /// "The user input of `s` stays": for an opened plain option, its user
+    /// value stays what the configuration has (or it stays without one, so
+    /// its default applies as olddefconfig would); for other options, its
+    /// value stays. What a plan costs is the inputs it changes: values that
+    /// follow from them are free.
+    fn keep_input(&mut self, s: SymId) -> Lit {
+        if let Some(l) = self.inputs.get(&s) {
+            return *l;
+        }
+        let l = match self.enc.opened(s).and_then(|o| o.input) {
+            Some((user, used)) => {
+                let sym = self.enc.k.sym(s);
+                if sym.has_value() {
+                    let was = sym.def[ktailor_kconfig::S_DEF_USER].tri;
+                    let same = self.enc.is(user, was);
+                    self.enc.and(used, same)
+                } else {
+                    !used
+                }
+            }
+            None => self.enc.keep(s),
+        };
+        self.inputs.insert(s, l);
+        l
+    }
+
+    /// For options with a user value in the configuration, "it keeps one"
+    /// (a plan can add lines, not remove them).
+    fn lines_stay(&self) -> Vec<Lit> {
+        self.enc
+            .opened_syms()
+            .filter(|&s| self.enc.k.sym(s).has_value())
+            .filter_map(|s| self.enc.opened(s).and_then(|o| o.input).map(|i| i.1))
+            .collect()
     }
 
     fn solve(&mut self, assumptions: &[Lit]) -> bool {
@@ -187,20 +227,25 @@ impl<'k> Planner<'k> {
             let k = self.enc.keep(s);
             base.push(k);
         }
+        let lines = self.lines_stay();
+        let mut with_lines = base.clone();
+        with_lines.extend(lines);
+        if self.solve(&with_lines) {
+            base = with_lines;
+        } else {
+            // Only removing a line could do; solve again without.
+            self.solve(&base);
+        }
         let mut snap = self.snapshot();
         let opened: Vec<SymId> = self.enc.opened_syms().collect();
         let mut kept = self.minimal(&base, &opened, &mut snap);
         for _ in 0..CARD_ROUNDS {
-            let changed: Vec<SymId> = opened
-                .iter()
-                .copied()
-                .filter(|s| snap[s] != self.enc.cur(*s))
-                .collect();
+            let changed = self.edited(&opened);
             if changed.len() < 2 {
                 break;
             }
             let g = self.enc.fresh(batsat::lbool::UNDEF);
-            let moved: Vec<Lit> = opened.iter().map(|&s| !self.enc.keep(s)).collect();
+            let moved: Vec<Lit> = opened.iter().map(|&s| !self.keep_input(s)).collect();
             self.enc.at_most(&moved, changed.len() - 1, g);
             let mut trial = base.clone();
             trial.push(g);
@@ -211,7 +256,8 @@ impl<'k> Planner<'k> {
             snap = self.snapshot();
             kept = self.minimal(&base, &opened, &mut snap);
         }
-        let _ = kept;
+        // Back on the model of the last minimal plan.
+        self.solve(&kept);
         Outcome::Plan(self.solution(snap))
     }
 
@@ -226,61 +272,69 @@ impl<'k> Planner<'k> {
         snap: &mut FxHashMap<SymId, Tri>,
     ) -> Vec<Lit> {
         let mut assume = base.to_vec();
-        for &s in opened.iter().rev() {
-            let k = self.enc.keep(s);
+        let mut kept_now: Vec<bool> = opened
+            .iter()
+            .map(|&s| {
+                let k = self.keep_input(s);
+                self.enc.lit_true(k)
+            })
+            .collect();
+        for (i, &s) in opened.iter().enumerate().rev() {
+            let k = self.keep_input(s);
             assume.push(k);
-            if snap[&s] == self.enc.cur(s) {
+            if kept_now[i] {
                 continue;
             }
             if self.solve(&assume) {
                 *snap = self.snapshot();
+                for (j, &t) in opened.iter().enumerate() {
+                    let k = self.keep_input(t);
+                    kept_now[j] = self.enc.lit_true(k);
+                }
             } else {
                 assume.pop();
             }
         }
+        // Leave the solver on a model of the kept set.
+        self.solve(&assume);
         assume
     }
 
-    fn solution(&mut self, snap: FxHashMap<SymId, Tri>) -> Solution {
-        // Read visibility and selected-by of the snapshot's model: solve
-        // once more under exactly its values.
-        let mut fix: Vec<Lit> = self.hard();
-        for &s in &self.enc.order.clone() {
-            let v = self.enc.value(s);
-            let l = self.enc.is(v, snap[&s]);
-            fix.push(l);
+    /// The opened options whose input the current model changes.
+    fn edited(&mut self, opened: &[SymId]) -> Vec<SymId> {
+        let mut out = Vec::new();
+        for &s in opened {
+            let k = self.keep_input(s);
+            if !self.enc.lit_true(k) {
+                out.push(s);
+            }
         }
-        let ok = self.solve(&fix);
+        out
+    }
+
+    /// The plan of the solver's current model (which `snap` records).
+    fn solution(&mut self, snap: FxHashMap<SymId, Tri>) -> Solution {
         let mut sol = Solution::default();
-        for s in self.enc.opened_syms().collect::<Vec<_>>() {
+        let opened: Vec<SymId> = self.enc.opened_syms().collect();
+        sol.edits = self.edited(&opened);
+        for &s in &opened {
             let (from, to) = (self.enc.cur(s), snap[&s]);
+            if from != to {
+                sol.changes.push((s, from, to));
+            }
+        }
+        for &s in &sol.edits {
             let Some(o) = self.enc.opened(s) else {
                 continue;
             };
             if self.enc.k.is_choice(s) {
                 continue;
             }
-            let (vis_now, vis, rev) = if ok {
-                (
-                    self.enc.k.sym(s).visible,
-                    self.enc.model(o.vis),
-                    self.enc.model(o.rev),
-                )
-            } else {
-                (Tri::Y, Tri::Y, Tri::N)
-            };
-            if from != to {
-                sol.changes.push((s, from, to));
-                // Raised by a select alone: a consequence, nothing to write.
-                if vis == Tri::N || (to > from && to <= rev) {
-                    continue;
-                }
-                sol.assignments.push((s, to));
-            } else if vis != Tri::N && vis_now == Tri::N {
-                // Shown by the plan: pin it, so a stale user value in the
-                // file does not apply instead.
-                sol.assignments.push((s, to));
-            }
+            // The value the model gives it: as a user value it yields that
+            // value (select and visibility bound it the same way), and it
+            // is always one the option's type accepts.
+            let _ = o;
+            sol.assignments.push((s, snap[&s]));
         }
         sol.model = snap;
         sol
@@ -368,6 +422,10 @@ impl<'k> Planner<'k> {
         for &(s, v) in &sol.assignments {
             let tv = self.enc.value(s);
             let l = self.enc.is(tv, v);
+            let l = match self.enc.opened(s).and_then(|o| o.input) {
+                Some((_, used)) => self.enc.and(used, l),
+                None => l,
+            };
             block.push(!l);
         }
         self.enc.clause(&block);
@@ -389,11 +447,12 @@ impl<'k> Planner<'k> {
             let k = self.enc.keep(s);
             base.push(k);
         }
+        base.extend(self.lines_stay());
         for other in std::iter::once(sol).chain(others) {
             let g = self.enc.fresh(batsat::lbool::UNDEF);
             let mut c = vec![!g];
-            for &(s, _, _) in &other.changes {
-                let k = self.enc.keep(s);
+            for &s in &other.edits {
+                let k = self.keep_input(s);
                 c.push(k);
             }
             self.enc.clause(&c);
@@ -401,8 +460,8 @@ impl<'k> Planner<'k> {
         }
         let opened: Vec<SymId> = self.enc.opened_syms().collect();
         let g = self.enc.fresh(batsat::lbool::UNDEF);
-        let moved: Vec<Lit> = opened.iter().map(|&s| !self.enc.keep(s)).collect();
-        self.enc.at_most(&moved, sol.changes.len(), g);
+        let moved: Vec<Lit> = opened.iter().map(|&s| !self.keep_input(s)).collect();
+        self.enc.at_most(&moved, sol.edits.len(), g);
         base.push(g);
         if !self.solve(&base) {
             return None;
