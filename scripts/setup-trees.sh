@@ -5,8 +5,10 @@
 #
 # What it does (each step is skipped when its result is already there, so a
 # second run takes well under a second):
-#   1. installs the Debian packages with the kernel sources, Debian's configs
-#      and the tools needed to build scripts/kconfig/conf;
+#   1. installs the Debian packages with the kernel sources, Debian's configs,
+#      the tools needed to build scripts/kconfig/conf and kernels, and what the
+#      boot tests use (QEMU, OVMF, systemd's EFI stub; dosfstools and mtools
+#      to check the FAT images ktailor writes);
 #   2. unpacks /usr/src/linux-source-X.tar.xz into $TREES/linux-source-X;
 #   3. decompresses /usr/src/linux-config-X/config.*.xz into $TREES/configs/X/;
 #   4. builds the C conf once per tree into $TREES/obj-X (the "oracle" object
@@ -25,7 +27,8 @@ set -euo pipefail
 VERSIONS=(6.12 6.1)
 PACKAGES=(linux-source-6.12 linux-source-6.1 linux-config-6.12 linux-config-6.1
           gcc make flex bison bc xz-utils clang lld llvm gcc-aarch64-linux-gnu
-          libelf-dev libssl-dev cpio qemu-system-x86)
+          libelf-dev libssl-dev cpio qemu-system-x86
+          ovmf systemd-boot-efi dosfstools mtools)
 TREES=${KTAILOR_TREES:-$HOME/.cache/ktailor/trees}
 
 say() { printf 'setup-trees: %s\n' "$*" >&2; }

@@ -1,7 +1,8 @@
 //! Reading an x86 kernel image (bzImage): the real-mode setup header of
 //! the Linux/x86 boot protocol (Documentation/arch/x86/boot.rst; offsets
 //! below are from the start of the file) and, for an EFI-stub kernel, the
-//! PE/COFF header that lets firmware run it as an EFI application.
+//! PE/COFF header that lets firmware run it as an EFI application (read by
+//! `pe`).
 //!
 //! Only reads; every offset is bounds-checked, so a short or corrupt image
 //! gives an error naming what is missing, never a panic.
@@ -40,20 +41,6 @@ pub struct SetupHeader {
     pub handover_offset: u32,
 }
 
-/// The PE/COFF header of an EFI-stub image.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeHeader {
-    /// 0x8664 for x86-64.
-    pub machine: u16,
-    /// PE32+ (0x20b) or PE32 (0x10b).
-    pub magic: u16,
-    pub entry_point: u32,
-    /// 10: EFI application.
-    pub subsystem: u16,
-    /// Name, virtual size, file size.
-    pub sections: Vec<(String, u32, u32)>,
-}
-
 /// An inspected image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Image {
@@ -65,7 +52,8 @@ pub struct Image {
     pub kernel_size: u64,
     /// gzip, xz, zstd, ... from the payload's magic bytes.
     pub compression: Option<&'static str>,
-    pub pe: Option<PeHeader>,
+    /// The PE/COFF header of an EFI-stub kernel (see `pe`).
+    pub pe: Option<crate::pe::Pe>,
 }
 
 fn u8_at(b: &[u8], o: usize) -> Result<u8, String> {
@@ -180,49 +168,9 @@ pub fn parse(b: &[u8]) -> Result<Image, String> {
         setup_size,
         kernel_size: size - setup_size,
         compression,
-        pe: parse_pe(b)?,
+        pe: crate::pe::parse(b)?,
         setup,
     })
-}
-
-/// The PE/COFF header, if the image has one ("MZ" at 0 and a "PE\0\0"
-/// signature where e_lfanew at 0x3c points).
-fn parse_pe(b: &[u8]) -> Result<Option<PeHeader>, String> {
-    if b.get(..2) != Some(b"MZ") {
-        return Ok(None);
-    }
-    let pe = u32_at(b, 0x3c)? as usize;
-    if b.get(pe..pe + 4) != Some(b"PE\0\0") {
-        return Ok(None);
-    }
-    let coff = pe + 4;
-    let machine = u16_at(b, coff)?;
-    let nsections = u16_at(b, coff + 2)?;
-    let opt_size = usize::from(u16_at(b, coff + 16)?);
-    let opt = coff + 20;
-    let magic = u16_at(b, opt)?;
-    let entry_point = u32_at(b, opt + 16)?;
-    // Subsystem sits at 68 in both PE32 and PE32+ optional headers.
-    let subsystem = u16_at(b, opt + 68)?;
-    let mut sections = Vec::new();
-    let table = opt + opt_size;
-    for i in 0..usize::from(nsections) {
-        let s = table + i * 40;
-        let raw = b
-            .get(s..s + 40)
-            .ok_or_else(|| format!("PE section {i} lies past the end of the image"))?;
-        let name = String::from_utf8_lossy(&raw[..8])
-            .trim_end_matches('\0')
-            .to_string();
-        sections.push((name, u32_at(b, s + 8)?, u32_at(b, s + 16)?));
-    }
-    Ok(Some(PeHeader {
-        machine,
-        magic,
-        entry_point,
-        subsystem,
-        sections,
-    }))
 }
 
 #[cfg(test)]
@@ -281,6 +229,9 @@ mod tests {
         b[0..2].copy_from_slice(b"MZ");
         b[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
         b[0x40..0x44].copy_from_slice(b"PE\0\0");
+        // A PE32+ optional header, 240 bytes long.
+        b[0x54..0x56].copy_from_slice(&240u16.to_le_bytes());
+        b[0x58..0x5a].copy_from_slice(&0x20bu16.to_le_bytes());
         // 0xffff sections: the table runs past the end.
         b[0x46..0x48].copy_from_slice(&0xffffu16.to_le_bytes());
         assert!(parse(&b).expect_err("must fail").contains("past the end"));

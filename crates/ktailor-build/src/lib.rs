@@ -9,8 +9,15 @@
 //!   `/init`, the generated `.config`, optional busybox), gzip-compressed;
 //! - [`qemu`]: direct kernel boot under QEMU, reading the init's
 //!   `KTAILOR-CHECK` lines from the serial console;
-//! - [`bzimage`]: the x86 boot protocol header and the PE/COFF header of an
-//!   EFI-stub kernel.
+//! - [`bzimage`]: the x86 boot protocol header of a kernel image;
+//! - [`pe`]: PE/COFF headers and sections (EFI-stub kernels, systemd's
+//!   stub, UKIs), and appending sections;
+//! - [`efi`]: one bootable EFI file — the kernel's own stub with the
+//!   initramfs and command line built in, or a unified kernel image made
+//!   from systemd's stub;
+//! - [`fat`]: the FAT32 image of an EFI system partition;
+//! - [`ovmf`]: UEFI firmware for EFI boots and boot entries in its
+//!   variable store.
 //!
 //! This is the only crate that spawns make or QEMU. It never writes outside
 //! the output directory it is given (`OUT/NAME/...`), and it writes every
@@ -22,9 +29,13 @@
 
 pub mod bzimage;
 pub mod cpio;
+pub mod efi;
+pub mod fat;
 pub mod initramfs;
 pub mod kernel;
 pub mod make;
+pub mod ovmf;
+pub mod pe;
 pub mod qemu;
 
 pub use ktailor_kconfig::Diagnostic;

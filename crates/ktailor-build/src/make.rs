@@ -112,10 +112,13 @@ pub fn first_error(log: &str) -> Option<String> {
 }
 
 fn make_command(job: &MakeJob) -> Command {
+    // make -C changes directory before it reads O=, so a relative object
+    // tree would land inside the source tree.
+    let objtree = std::path::absolute(&job.objtree).unwrap_or_else(|_| job.objtree.clone());
     let mut c = Command::new(&job.make);
     c.arg("-C")
         .arg(&job.srctree)
-        .arg(format!("O={}", job.objtree.display()))
+        .arg(format!("O={}", objtree.display()))
         .arg(format!("ARCH={}", job.arch));
     for (k, v) in &job.make_vars {
         c.arg(format!("{k}={v}"));
@@ -352,6 +355,71 @@ mod tests {
         assert!(e.contains("b.c:3:1: error: expected ';'"), "{e}");
         assert!(e.contains("In function"), "{e}");
         assert_eq!(first_error("all fine\n"), None);
+    }
+
+    /// Regression: `--out out` made make write into SRCTREE/out, because
+    /// make -C changes directory before it reads O=.
+    #[test]
+    fn relative_object_tree_becomes_absolute() {
+        let job = MakeJob {
+            srctree: PathBuf::from("/src/linux"),
+            objtree: PathBuf::from("out/k"),
+            arch: "x86_64".into(),
+            make_vars: Vec::new(),
+            jobs: 1,
+            expected_config: None,
+            make: "make".into(),
+        };
+        let c = make_command(&job);
+        let o = c
+            .get_args()
+            .filter_map(|a| a.to_str())
+            .find_map(|a| a.strip_prefix("O="))
+            .map(PathBuf::from)
+            .expect("an O= argument");
+        assert!(o.is_absolute(), "{}", o.display());
+        assert!(o.ends_with("out/k"), "{}", o.display());
+    }
+
+    /// A build that fails: make's real exit status, the first error line
+    /// with context, and the log's path (a stand-in Makefile plays the
+    /// kernel's).
+    #[test]
+    fn failing_build_reports_the_first_error() {
+        let d = std::env::temp_dir().join(format!("ktailor-make-fail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("src")).expect("dir");
+        std::fs::write(
+            d.join("src/Makefile"),
+            "all:\n\t@echo '  CC      kernel/fork.o'\n\t@echo 'kernel/fork.c:3:1: error: expected ;' >&2\n\t@exit 2\n",
+        )
+        .expect("Makefile");
+        let job = MakeJob {
+            srctree: d.join("src"),
+            objtree: d.join("obj"),
+            arch: "x86_64".into(),
+            make_vars: Vec::new(),
+            jobs: 1,
+            expected_config: None,
+            make: "make".into(),
+        };
+        let e = build(&job, &mut |_| {}).expect_err("must fail");
+        assert!(
+            e.message.contains("the kernel build failed"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.notes
+                .iter()
+                .any(|n| n.contains("kernel/fork.c:3:1: error: expected ;")),
+            "{:?}",
+            e.notes
+        );
+        assert!(e.hint.is_some_and(|h| h.contains("build.log")));
+        let log = std::fs::read_to_string(d.join("obj/build.log")).unwrap_or_default();
+        assert!(log.contains("CC      kernel/fork.o"), "{log}");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -1,15 +1,25 @@
-//! Boot-testing a kernel under QEMU: direct kernel boot (`-kernel`,
-//! `-initrd`, `-append`) with the devices the checks look for — a virtio
-//! disk (a small sparse raw file), a read-only 9p share, a virtio NIC on
-//! user networking — and the serial console on stdout, where
+//! Boot-testing a kernel under QEMU with the devices the checks look for —
+//! a virtio disk (a small sparse raw file), a read-only 9p share, a virtio
+//! NIC on user networking — and the serial console on stdout, where
 //! `ktailor-init` prints its `KTAILOR-*` lines (protocol in that crate).
+//!
+//! Two ways in (`Target`):
+//! - direct kernel boot: `-kernel`, `-initrd`, `-append`;
+//! - an EFI file under UEFI firmware (OVMF): the file goes into a fresh
+//!   FAT image at `EFI/BOOT/BOOTX64.EFI` on an IDE disk (invisible to a
+//!   kernel without ATA drivers, so the virtio disk stays `vda`), the
+//!   firmware's variable store is a fresh copy of OVMF's template with a
+//!   boot entry for that file whose load options carry the per-boot
+//!   command line (see `ovmf`), and the NIC has no option ROM (the
+//!   firmware would otherwise load iPXE, which only slows it down).
 //!
 //! Acceleration: KVM only when a short probe boot reaches init within a
 //! few seconds (on some hosts /dev/kvm exists but guests hang); otherwise
 //! TCG. Everything QEMU reads or writes lives in the work directory
-//! (`OUT/NAME/boot`): the disk image, the share, the console logs.
+//! (`OUT/NAME/boot`): the disk image, the share, the console logs, and
+//! for EFI boots the FAT image and the variable store.
 //!
-//! Not here: building the kernel or the initramfs.
+//! Not here: building the kernel, the initramfs or the EFI file.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +30,7 @@ use std::time::{Duration, Instant};
 use ktailor_kconfig::Diagnostic;
 
 use crate::err;
+use crate::{fat, ovmf};
 
 /// Which accelerator to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,13 +41,31 @@ pub enum Accel {
     Tcg,
 }
 
+/// What QEMU boots.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// `-kernel KERNEL -initrd INITRD -append ...`.
+    Direct { kernel: PathBuf, initrd: PathBuf },
+    /// An EFI application started by UEFI firmware from a FAT disk.
+    Efi {
+        image: PathBuf,
+        firmware: ovmf::Firmware,
+        /// Where the firmware finds it (`EFI/BOOT/BOOTX64.EFI`).
+        esp_path: String,
+        /// Words put before the per-boot command line in the load
+        /// options. systemd's stub replaces its `.cmdline` with the load
+        /// options, so a UKI's own command line is passed on here; the
+        /// kernel's stub appends them to its built-in one.
+        options_prefix: String,
+    },
+}
+
 /// A boot test.
 #[derive(Clone, Debug)]
 pub struct BootJob {
     /// The QEMU program (`qemu-system-x86_64`).
     pub qemu: String,
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
+    pub target: Target,
     /// Where the disk image, the share and the console logs go.
     pub workdir: PathBuf,
     /// `ktailor.checks=`.
@@ -75,6 +104,8 @@ pub struct BootReport {
     pub console_log: PathBuf,
     /// The last console lines, for a report when the boot failed.
     pub tail: Vec<String>,
+    /// The command line the kernel says it got (`Kernel command line:`).
+    pub kernel_cmdline: Option<String>,
 }
 
 impl BootReport {
@@ -152,6 +183,66 @@ fn fresh_token() -> String {
     format!("{:x}{:x}", t, std::process::id())
 }
 
+/// A path in a QEMU option value: commas are doubled.
+fn qemu_path(p: &Path) -> String {
+    p.display().to_string().replace(',', ",,")
+}
+
+/// The words of the kernel command line of one boot.
+fn cmdline_words(job: &BootJob, checks: &[String], token: &str) -> Vec<String> {
+    let mut append = vec![
+        "console=ttyS0".to_string(),
+        // A kernel panic reboots at once, and -no-reboot turns that into
+        // QEMU exiting: a panic ends the test instead of a timeout.
+        "panic=-1".to_string(),
+        format!("ktailor.checks={}", checks.join(",")),
+        format!("ktailor.token={token}"),
+    ];
+    append.extend(job.append.iter().cloned());
+    append
+}
+
+/// For an EFI boot: writes the FAT image with the EFI file and a copy of
+/// the firmware's variable store whose boot entry passes `cmdline`.
+fn prepare_efi(job: &BootJob, cmdline: &str) -> Result<(), Diagnostic> {
+    let Target::Efi {
+        image,
+        firmware,
+        esp_path,
+        options_prefix,
+    } = &job.target
+    else {
+        return Ok(());
+    };
+    let d = &job.workdir;
+    let bytes =
+        std::fs::read(image).map_err(|e| err(format!("cannot read {}: {e}", image.display())))?;
+    let esp = fat::build(&[(esp_path.as_str(), &bytes)], "ESP")
+        .map_err(|e| err(format!("the ESP image: {e}")))?;
+    let esp_file = d.join("esp.img");
+    esp.write(&esp_file)
+        .map_err(|e| err(format!("cannot write {}: {e}", esp_file.display())))?;
+    let mut vars = std::fs::read(&firmware.vars)
+        .map_err(|e| err(format!("cannot read {}: {e}", firmware.vars.display())))?;
+    let options = if options_prefix.trim().is_empty() {
+        cmdline.to_string()
+    } else {
+        format!("{} {cmdline}", options_prefix.trim())
+    };
+    let entry = ovmf::load_option(
+        "ktailor boot test",
+        &format!("\\{}", esp_path.replace('/', "\\")),
+        &options,
+    );
+    ovmf::set_boot_entry(&mut vars, 1, &entry).map_err(|e| {
+        err(format!("{}: {e}", firmware.vars.display())).with_hint(
+            "give an OVMF variable store template (OVMF_VARS*.fd) that matches --ovmf-code",
+        )
+    })?;
+    crate::write_if_changed(&d.join("ovmf-vars.fd"), &vars)?;
+    Ok(())
+}
+
 /// Creates the disk image and the share in the work directory; returns
 /// the token written to the share.
 fn prepare_workdir(dir: &Path) -> Result<String, Diagnostic> {
@@ -171,40 +262,65 @@ fn prepare_workdir(dir: &Path) -> Result<String, Diagnostic> {
     Ok(token)
 }
 
-fn qemu_args(job: &BootJob, accel: &str, checks: &[String], token: &str) -> Vec<String> {
-    let mut append = vec![
-        "console=ttyS0".to_string(),
-        // A kernel panic reboots at once, and -no-reboot turns that into
-        // QEMU exiting: a panic ends the test instead of a timeout.
-        "panic=-1".to_string(),
-        format!("ktailor.checks={}", checks.join(",")),
-        format!("ktailor.token={token}"),
-    ];
-    append.extend(job.append.iter().cloned());
+fn qemu_args(job: &BootJob, accel: &str, cmdline: &str) -> Vec<String> {
     let d = &job.workdir;
-    vec![
+    let mut a: Vec<String> = vec![
         "-accel".into(),
         accel.into(),
         "-m".into(),
         job.memory_mb.to_string(),
         "-nographic".into(),
         "-no-reboot".into(),
-        "-kernel".into(),
-        job.kernel.display().to_string(),
-        "-initrd".into(),
-        job.initrd.display().to_string(),
-        "-append".into(),
-        append.join(" "),
+    ];
+    match &job.target {
+        Target::Direct { kernel, initrd } => a.extend([
+            "-kernel".into(),
+            kernel.display().to_string(),
+            "-initrd".into(),
+            initrd.display().to_string(),
+            "-append".into(),
+            cmdline.to_string(),
+        ]),
+        Target::Efi { firmware, .. } => a.extend([
+            "-drive".into(),
+            format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                qemu_path(&firmware.code)
+            ),
+            "-drive".into(),
+            format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                qemu_path(&d.join("ovmf-vars.fd"))
+            ),
+            "-drive".into(),
+            format!(
+                "file={},format=raw,if=ide,media=disk",
+                qemu_path(&d.join("esp.img"))
+            ),
+        ]),
+    }
+    a.extend([
         "-drive".into(),
-        format!("file={},format=raw,if=virtio", d.join("disk.img").display()),
+        format!(
+            "file={},format=raw,if=virtio",
+            qemu_path(&d.join("disk.img"))
+        ),
         "-virtfs".into(),
         format!(
             "local,path={},mount_tag=hostshare,security_model=none,readonly=on",
-            d.join("share").display()
+            qemu_path(&d.join("share"))
         ),
-        "-nic".into(),
-        "user,model=virtio-net-pci".into(),
-    ]
+    ]);
+    match job.target {
+        Target::Direct { .. } => a.extend(["-nic".into(), "user,model=virtio-net-pci".into()]),
+        Target::Efi { .. } => a.extend([
+            "-netdev".into(),
+            "user,id=net0".into(),
+            "-device".into(),
+            "virtio-net-pci,netdev=net0,romfile=".into(),
+        ]),
+    }
+    a
 }
 
 /// One QEMU run's console, up to `KTAILOR-RESULT` and QEMU's exit, or the
@@ -316,18 +432,40 @@ pub fn boot(job: &BootJob) -> Result<BootReport, Diagnostic> {
         err(format!("cannot find {} in PATH", job.qemu))
             .with_hint("install QEMU: apt-get install qemu-system-x86")
     })?;
-    for (p, what, hint) in [
-        (
-            &job.kernel,
-            "kernel image",
-            "build it first: ktailor build SPEC --kernel NAME",
-        ),
-        (
-            &job.initrd,
-            "initramfs",
-            "write it first: ktailor initramfs SPEC --kernel NAME",
-        ),
-    ] {
+    let needed = match &job.target {
+        Target::Direct { kernel, initrd } => vec![
+            (
+                kernel,
+                "kernel image",
+                "build it first: ktailor build SPEC --kernel NAME",
+            ),
+            (
+                initrd,
+                "initramfs",
+                "write it first: ktailor initramfs SPEC --kernel NAME",
+            ),
+        ],
+        Target::Efi {
+            image, firmware, ..
+        } => vec![
+            (
+                image,
+                "EFI file",
+                "write it first: ktailor efi SPEC --kernel NAME",
+            ),
+            (
+                &firmware.code,
+                "OVMF code image",
+                "install OVMF: apt-get install ovmf",
+            ),
+            (
+                &firmware.vars,
+                "OVMF variable store",
+                "install OVMF: apt-get install ovmf",
+            ),
+        ],
+    };
+    for (p, what, hint) in needed {
         if !p.is_file() {
             return Err(err(format!("no {what} at {}", p.display())).with_hint(hint));
         }
@@ -341,7 +479,9 @@ pub fn boot(job: &BootJob) -> Result<BootReport, Diagnostic> {
             Err(e) => ("tcg", Some(format!("KVM not usable ({e})"))),
             Ok(()) => {
                 let token = prepare_workdir(&job.workdir)?;
-                let args = qemu_args(job, "kvm", &[], &token);
+                let cmdline = cmdline_words(job, &[], &token).join(" ");
+                prepare_efi(job, &cmdline)?;
+                let args = qemu_args(job, "kvm", &cmdline);
                 let probe = run_qemu(
                     &qemu,
                     &args,
@@ -367,7 +507,9 @@ pub fn boot(job: &BootJob) -> Result<BootReport, Diagnostic> {
         },
     };
     let token = prepare_workdir(&job.workdir)?;
-    let args = qemu_args(job, accel, &job.checks, &token);
+    let cmdline = cmdline_words(job, &job.checks, &token).join(" ");
+    prepare_efi(job, &cmdline)?;
+    let args = qemu_args(job, accel, &cmdline);
     let log = job.workdir.join("console.log");
     let run = run_qemu(&qemu, &args, job.timeout, &log)?;
     let tail: Vec<String> = run
@@ -410,8 +552,14 @@ pub fn boot(job: &BootJob) -> Result<BootReport, Diagnostic> {
         elapsed: run.elapsed,
         console_log: log,
         tail,
+        kernel_cmdline: None,
     };
     for (t, l) in &run.lines {
+        if report.kernel_cmdline.is_none() {
+            if let Some((_, c)) = l.split_once("Kernel command line: ") {
+                report.kernel_cmdline = Some(c.trim().to_string());
+            }
+        }
         match parse_line(l) {
             Some(Marker::Init) if report.time_to_init.is_none() => report.time_to_init = Some(*t),
             Some(Marker::Check(c)) => report.checks.push(c),
@@ -472,6 +620,7 @@ mod tests {
             elapsed: Duration::ZERO,
             console_log: PathBuf::new(),
             tail: Vec::new(),
+            kernel_cmdline: None,
         };
         assert!(r.passed(&["blk".into()]));
         assert!(!r.passed(&["blk".into(), "net".into()]));
@@ -481,8 +630,10 @@ mod tests {
     fn missing_qemu_is_a_clear_error() {
         let job = BootJob {
             qemu: "ktailor-no-such-qemu".into(),
-            kernel: PathBuf::from("/nonexistent"),
-            initrd: PathBuf::from("/nonexistent"),
+            target: Target::Direct {
+                kernel: PathBuf::from("/nonexistent"),
+                initrd: PathBuf::from("/nonexistent"),
+            },
             workdir: std::env::temp_dir().join("ktailor-qemu-missing"),
             checks: Vec::new(),
             timeout: Duration::from_secs(1),

@@ -10,26 +10,26 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use ktailor_build::kernel::{config_value, open_spec, prepare, unknown_kernel};
-use ktailor_build::{bzimage, cpio, initramfs, make, qemu, Diagnostic};
+use ktailor_build::kernel::{config_value, open_spec, prepare, unknown_kernel, Prepared};
+use ktailor_build::{bzimage, cpio, efi, initramfs, make, ovmf, qemu, Diagnostic};
 use ktailor_spec::generate::KernelResult;
 use ktailor_spec::Spec;
 
 use crate::kconfig_cmd::print_diags;
 use crate::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 
-fn diag(d: Diagnostic) -> u8 {
+pub(crate) fn diag(d: Diagnostic) -> u8 {
     print_diags(&[d], Path::new("."));
     EXIT_ERROR
 }
 
-fn mib(n: u64) -> String {
+pub(crate) fn mib(n: u64) -> String {
     format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
 }
 
 /// Loads the spec and checks the kernel names (all kernels when none is
 /// given).
-fn spec_and_kernels(
+pub(crate) fn spec_and_kernels(
     path: &Path,
     kernels: &[String],
 ) -> Result<(Spec, ktailor_spec::Library, Vec<String>), u8> {
@@ -52,7 +52,7 @@ fn spec_and_kernels(
 
 /// Prints why the gate refused a kernel (the short form; `ktailor
 /// generate` prints the full report).
-fn report_gate_failure(r: &KernelResult) -> u8 {
+fn report_gate_failure(r: &KernelResult, full_report_hint: bool) -> u8 {
     print_diags(&r.errors, Path::new("."));
     eprintln!(
         "error: kernel {} does not pass the gate; nothing was built",
@@ -66,14 +66,19 @@ fn report_gate_failure(r: &KernelResult) -> u8 {
             v.actual.as_deref().unwrap_or("(absent)"),
             v.ask.origin.describe()
         );
+        if let Some(why) = v.ask.origin.why() {
+            eprintln!("        wanted because: {why}");
+        }
         for reason in &v.reasons {
             eprintln!("        {reason}");
         }
     }
-    eprintln!(
-        "\nhint: `ktailor generate SPEC --kernel {}` prints the full report",
-        r.name
-    );
+    if full_report_hint {
+        eprintln!(
+            "\nhint: `ktailor generate SPEC --kernel {}` prints the full report",
+            r.name
+        );
+    }
     if !r.errors.is_empty() && r.verdicts.is_empty() {
         EXIT_ERROR
     } else {
@@ -129,72 +134,99 @@ impl ProgressPrinter {
     }
 }
 
+pub(crate) fn default_jobs(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// Generates a kernel through the gate into OUT/NAME/.config and says
+/// which tree it builds from; `Err` is the exit code (after the report,
+/// which ends with a pointer to `ktailor generate` when
+/// `full_report_hint`: that command generates the same configuration).
+pub(crate) fn generate_kernel(
+    spec: &Spec,
+    lib: &ktailor_spec::Library,
+    name: &str,
+    out: &Path,
+    no_cache: bool,
+    full_report_hint: bool,
+) -> Result<Prepared, u8> {
+    let p = prepare(spec, lib, name, out, no_cache)
+        .map_err(|r| report_gate_failure(&r, full_report_hint))?;
+    print_diags(&p.result.warnings, Path::new("."));
+    let (maj, min) = p.result.version;
+    println!(
+        "kernel {name}: Linux {maj}.{min} ARCH={}, source {}",
+        p.arch,
+        p.srctree.display()
+    );
+    Ok(p)
+}
+
+/// Runs make for a generated kernel with progress on stderr and prints the
+/// report; `Err` is the exit code (after the error).
+pub(crate) fn make_kernel(p: &Prepared, name: &str, jobs: usize) -> Result<make::BuildReport, u8> {
+    let job = make::MakeJob {
+        srctree: p.srctree.clone(),
+        objtree: p.objtree.clone(),
+        arch: p.arch.clone(),
+        make_vars: p.make_vars.clone(),
+        jobs,
+        expected_config: Some(p.config.clone()),
+        make: "make".into(),
+    };
+    let mut printer = ProgressPrinter {
+        tty: std::io::stderr().is_terminal(),
+        last_tenth: 0,
+        printed: false,
+    };
+    let r = make::build(&job, &mut |pr| printer.show(name, pr));
+    printer.finish();
+    let r = r.map_err(diag)?;
+    if r.config_rewritten {
+        eprintln!(
+            "warning: the kernel's syncconfig changed {}/.config: ktailor's engine and the kernel's conf disagree (a bug; please report it with both files)",
+            p.objtree.display()
+        );
+    }
+    println!(
+        "  image    {} ({}, {} bytes)",
+        r.image.display(),
+        mib(r.image_size),
+        r.image_size
+    );
+    println!("  modules  {} ({})", r.modules, mib(r.modules_size));
+    let work = if r.compiled == 0 {
+        "nothing recompiled".to_string()
+    } else {
+        format!("{} objects compiled", r.compiled)
+    };
+    println!(
+        "  time     {:.1} s ({work}, {} make steps)",
+        r.elapsed.as_secs_f64(),
+        r.commands
+    );
+    println!("  log      {}", r.log.display());
+    Ok(r)
+}
+
 pub fn build(a: BuildArgs) -> u8 {
     let (spec, lib, names) = match spec_and_kernels(&a.spec, &a.kernels) {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let jobs = a.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let jobs = default_jobs(a.jobs);
     for name in &names {
-        let p = match prepare(&spec, &lib, name, &a.out, a.no_cache) {
+        let p = match generate_kernel(&spec, &lib, name, &a.out, a.no_cache, true) {
             Ok(p) => p,
-            Err(r) => return report_gate_failure(&r),
+            Err(c) => return c,
         };
-        print_diags(&p.result.warnings, Path::new("."));
-        let (maj, min) = p.result.version;
-        println!(
-            "kernel {name}: Linux {maj}.{min} ARCH={}, source {}",
-            p.arch,
-            p.srctree.display()
-        );
-        let job = make::MakeJob {
-            srctree: p.srctree.clone(),
-            objtree: p.objtree.clone(),
-            arch: p.arch.clone(),
-            make_vars: p.make_vars.clone(),
-            jobs,
-            expected_config: Some(p.config.clone()),
-            make: "make".into(),
-        };
-        let mut printer = ProgressPrinter {
-            tty: std::io::stderr().is_terminal(),
-            last_tenth: 0,
-            printed: false,
-        };
-        let r = make::build(&job, &mut |pr| printer.show(name, pr));
-        printer.finish();
-        let r = match r {
-            Ok(r) => r,
-            Err(d) => return diag(d),
-        };
-        if r.config_rewritten {
-            eprintln!(
-                "warning: the kernel's syncconfig changed {}/.config: ktailor's engine and the kernel's conf disagree (a bug; please report it with both files)",
-                p.objtree.display()
-            );
+        if let Err(c) = make_kernel(&p, name, jobs) {
+            return c;
         }
-        println!(
-            "  image    {} ({}, {} bytes)",
-            r.image.display(),
-            mib(r.image_size),
-            r.image_size
-        );
-        println!("  modules  {} ({})", r.modules, mib(r.modules_size));
-        let work = if r.compiled == 0 {
-            "nothing recompiled".to_string()
-        } else {
-            format!("{} objects compiled", r.compiled)
-        };
-        println!(
-            "  time     {:.1} s ({work}, {} make steps)",
-            r.elapsed.as_secs_f64(),
-            r.commands
-        );
-        println!("  log      {}", r.log.display());
     }
     EXIT_OK
 }
@@ -222,7 +254,7 @@ pub struct InitramfsArgs {
 }
 
 /// Writes OUT/NAME/initramfs.cpio.gz; returns its path and members.
-fn write_initramfs(
+pub(crate) fn write_initramfs(
     spec: &Spec,
     kernel: &str,
     out: &Path,
@@ -343,12 +375,28 @@ pub struct BootArgs {
         default_value_t = 512
     )]
     pub memory: u32,
-    /// The static ktailor-init binary (see `ktailor initramfs`).
-    #[arg(long, value_name = "PATH")]
+    /// The static ktailor-init binary (see `ktailor initramfs`; an EFI
+    /// file carries its initramfs: give it to `ktailor efi`).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["efi", "uki"])]
     pub init: Option<PathBuf>,
     /// Add busybox to the initramfs (see `ktailor initramfs`).
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = initramfs::DEFAULT_BUSYBOX)]
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = initramfs::DEFAULT_BUSYBOX, conflicts_with_all = ["efi", "uki"])]
     pub busybox: Option<PathBuf>,
+    /// Boot OUT/NAME/linux.efi (written by `ktailor efi`) under UEFI
+    /// firmware (OVMF) from a FAT disk, instead of direct kernel boot.
+    #[arg(long, conflicts_with = "uki")]
+    pub efi: bool,
+    /// Boot OUT/NAME/uki.efi (written by `ktailor efi --uki`) under OVMF.
+    #[arg(long)]
+    pub uki: bool,
+    /// OVMF's code image (default: Debian's OVMF_CODE_4M.fd, else
+    /// OVMF_CODE.fd); with --ovmf-vars.
+    #[arg(long, value_name = "FILE", requires = "ovmf_vars")]
+    pub ovmf_code: Option<PathBuf>,
+    /// OVMF's variable store template matching --ovmf-code (copied for
+    /// every boot).
+    #[arg(long, value_name = "FILE", requires = "ovmf_code")]
+    pub ovmf_vars: Option<PathBuf>,
 }
 
 pub fn boot(a: BootArgs) -> u8 {
@@ -373,38 +421,130 @@ pub fn boot(a: BootArgs) -> u8 {
         );
     }
     let dir = a.out.join(&a.kernel);
-    let kernel = dir.join("bzImage");
-    if !kernel.is_file() {
-        return diag(
-            Diagnostic::error("", 0, format!("no kernel image at {}", kernel.display())).with_hint(
-                format!(
-                    "build it first: ktailor build {} --kernel {} --out {}",
-                    a.spec.display(),
-                    a.kernel,
-                    a.out.display()
-                ),
-            ),
-        );
-    }
-    let initrd = match write_initramfs(
-        &spec,
-        &a.kernel,
-        &a.out,
-        a.init.as_deref(),
-        a.busybox.as_deref(),
-    ) {
-        Ok((p, ..)) => p,
-        Err(d) => return diag(d),
+    let efi_kind = if a.uki {
+        Some(efi::Kind::Uki)
+    } else if a.efi {
+        Some(efi::Kind::Stub)
+    } else {
+        None
+    };
+    let (target, booted) = match efi_kind {
+        None => {
+            let kernel = dir.join("bzImage");
+            if !kernel.is_file() {
+                return diag(
+                    Diagnostic::error("", 0, format!("no kernel image at {}", kernel.display()))
+                        .with_hint(format!(
+                            "build it first: ktailor build {} --kernel {} --out {}",
+                            a.spec.display(),
+                            a.kernel,
+                            a.out.display()
+                        )),
+                );
+            }
+            let initrd = match write_initramfs(
+                &spec,
+                &a.kernel,
+                &a.out,
+                a.init.as_deref(),
+                a.busybox.as_deref(),
+            ) {
+                Ok((p, ..)) => p,
+                Err(d) => return diag(d),
+            };
+            (
+                qemu::Target::Direct {
+                    kernel: kernel.clone(),
+                    initrd,
+                },
+                kernel,
+            )
+        }
+        Some(kind) => {
+            let firmware = match ovmf::find(a.ovmf_code.as_deref(), a.ovmf_vars.as_deref()) {
+                Ok(f) => f,
+                Err(d) => return diag(d),
+            };
+            let Some(esp_path) = efi::removable_path(&arch) else {
+                return diag(Diagnostic::error(
+                    "",
+                    0,
+                    format!("EFI boots for ARCH={arch} are not supported"),
+                ));
+            };
+            let image = dir.join(kind.file_name());
+            let bytes = match std::fs::read(&image) {
+                Ok(b) => b,
+                Err(e) => {
+                    return diag(
+                        Diagnostic::error("", 0, format!("cannot read {}: {e}", image.display()))
+                            .with_hint(format!(
+                                "write it first: ktailor efi {} --kernel {} --out {}{}",
+                                a.spec.display(),
+                                a.kernel,
+                                a.out.display(),
+                                if a.uki { " --uki" } else { "" }
+                            )),
+                    )
+                }
+            };
+            // The image must be what it claims to be before it is booted.
+            let options_prefix = match kind {
+                efi::Kind::Stub => match efi::check_efi_kernel(&bytes) {
+                    Ok(_) => String::new(),
+                    Err(e) => {
+                        return diag(Diagnostic::error(
+                            "",
+                            0,
+                            format!("{}: {e}", image.display()),
+                        ))
+                    }
+                },
+                efi::Kind::Uki => match efi::uki_info(&bytes) {
+                    Ok(Some(info)) => info.cmdline.unwrap_or_default(),
+                    Ok(None) => {
+                        return diag(Diagnostic::error(
+                            "",
+                            0,
+                            format!("{} is not a UKI (no .linux section)", image.display()),
+                        ))
+                    }
+                    Err(e) => {
+                        return diag(Diagnostic::error(
+                            "",
+                            0,
+                            format!("{}: {e}", image.display()),
+                        ))
+                    }
+                },
+            };
+            (
+                qemu::Target::Efi {
+                    image: image.clone(),
+                    firmware,
+                    esp_path: esp_path.to_string(),
+                    options_prefix,
+                },
+                image,
+            )
+        }
     };
     let config = std::fs::read_to_string(dir.join(".config")).unwrap_or_default();
     if a.checks.iter().any(|c| c == "config") && config_value(&config, "IKCONFIG_PROC") != Some("y")
     {
         eprintln!("warning: the `config` check needs CONFIG_IKCONFIG_PROC=y, which kernel {} does not have: it will FAIL", a.kernel);
     }
+    let firmware_note = match &target {
+        qemu::Target::Efi { firmware, .. } => Some(format!(
+            "{}, ESP {}",
+            firmware.code.display(),
+            dir.join("boot/esp.img").display()
+        )),
+        qemu::Target::Direct { .. } => None,
+    };
     let job = qemu::BootJob {
         qemu: qemu_prog.into(),
-        kernel: kernel.clone(),
-        initrd,
+        target,
         workdir: dir.join("boot"),
         checks: a.checks.clone(),
         timeout: Duration::from_secs(a.timeout),
@@ -413,7 +553,8 @@ pub fn boot(a: BootArgs) -> u8 {
             AccelArg::Kvm => qemu::Accel::Kvm,
             AccelArg::Tcg => qemu::Accel::Tcg,
         },
-        kvm_probe: Duration::from_secs(8),
+        // Firmware adds a few seconds before the kernel starts.
+        kvm_probe: Duration::from_secs(if efi_kind.is_some() { 20 } else { 8 }),
         memory_mb: a.memory,
         append: Vec::new(),
     };
@@ -422,16 +563,35 @@ pub fn boot(a: BootArgs) -> u8 {
         Err(d) => return diag(d),
     };
     println!(
-        "boot {}: {} under {}",
+        "boot {}: {} under {}{}",
         a.kernel,
-        kernel.display(),
-        r.accel.to_uppercase()
+        booted.display(),
+        r.accel.to_uppercase(),
+        if firmware_note.is_some() {
+            " with UEFI firmware"
+        } else {
+            ""
+        }
     );
     if let Some(n) = &r.accel_note {
         println!("  accel    TCG: {n}");
     }
+    if let Some(f) = &firmware_note {
+        println!("  firmware {f}");
+    }
+    if let Some(c) = &r.kernel_cmdline {
+        println!("  cmdline  {c}");
+    }
     match r.time_to_init {
-        Some(t) => println!("  init     reached after {:.2} s", t.as_secs_f64()),
+        Some(t) => println!(
+            "  init     reached after {:.2} s{}",
+            t.as_secs_f64(),
+            if firmware_note.is_some() {
+                " (from power-on, firmware included)"
+            } else {
+                ""
+            }
+        ),
         None => println!("  init     never reached"),
     }
     let w = r.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
@@ -471,10 +631,12 @@ pub fn boot(a: BootArgs) -> u8 {
     }
 }
 
-/// Show what an x86 kernel image is: version, boot header, EFI stub.
+/// Show what a kernel image is (version, boot header, EFI stub), or an EFI
+/// application's PE/COFF header and sections (a UKI's among them).
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// The image (bzImage).
+    /// The image: a bzImage, an EFI-stub kernel, a UKI or another EFI
+    /// application.
     pub image: PathBuf,
 }
 
@@ -489,76 +651,142 @@ pub fn inspect(a: InspectArgs) -> u8 {
             ))
         }
     };
-    let img = match bzimage::parse(&bytes) {
-        Ok(i) => i,
-        Err(e) => {
-            return diag(Diagnostic::error(
-                "",
-                0,
-                format!("{}: {e}", a.image.display()),
-            ))
-        }
+    let fail = |e: String| {
+        diag(Diagnostic::error(
+            "",
+            0,
+            format!("{}: {e}", a.image.display()),
+        ))
     };
+    match bzimage::parse(&bytes) {
+        Ok(img) => {
+            println!("{}", a.image.display());
+            print_bzimage(&img, "  ");
+            if let Some(pe) = &img.pe {
+                print_pe(pe, "  ");
+            } else {
+                println!("  EFI stub         no (no PE/COFF header)");
+            }
+            EXIT_OK
+        }
+        // Not a bzImage: an EFI application (systemd's stub, a UKI)?
+        Err(bz_err) => match ktailor_build::pe::parse(&bytes) {
+            Ok(Some(pe)) => {
+                println!("{}", a.image.display());
+                println!(
+                    "  size             {} bytes ({})",
+                    bytes.len(),
+                    mib(bytes.len() as u64)
+                );
+                print_pe(&pe, "  ");
+                match efi::uki_info(&bytes) {
+                    Ok(Some(u)) => {
+                        println!("  UKI              yes");
+                        if let Some(v) = &u.stub {
+                            println!("    stub           systemd-stub {v}");
+                        }
+                        if let Some(o) = &u.osrel_pretty {
+                            println!("    .osrel         {o}");
+                        }
+                        match &u.cmdline {
+                            Some(c) => println!("    .cmdline       {c}"),
+                            None => println!("    .cmdline       (none)"),
+                        }
+                        match u.initrd_size {
+                            Some(n) => println!("    .initrd        {n} bytes ({})", mib(n)),
+                            None => println!("    .initrd        (none)"),
+                        }
+                        match &u.linux_version {
+                            Some(v) => println!("    .linux         Linux {v}"),
+                            None => println!("    .linux         not a bzImage"),
+                        }
+                        if let Some(k) = pe.section(".linux").and_then(|s| pe.data(&bytes, s).ok())
+                        {
+                            if let Ok(img) = bzimage::parse(k) {
+                                print_bzimage(&img, "      ");
+                            }
+                        }
+                    }
+                    Ok(None) => println!("  UKI              no (no .linux section)"),
+                    Err(e) => return fail(e),
+                }
+                EXIT_OK
+            }
+            Ok(None) => fail(bz_err),
+            Err(e) => fail(format!("{bz_err}; as an EFI application: {e}")),
+        },
+    }
+}
+
+fn print_bzimage(img: &bzimage::Image, ind: &str) {
     let s = &img.setup;
-    println!("{}", a.image.display());
-    println!("  version          {}", s.kernel_version);
-    println!("  boot signature   0xaa55 at 510");
+    println!("{ind}version          {}", s.kernel_version);
+    println!("{ind}boot signature   0xaa55 at 510");
     println!(
-        "  boot protocol    {}.{}",
+        "{ind}boot protocol    {}.{}",
         s.protocol >> 8,
         s.protocol & 0xff
     );
-    println!("  size             {} bytes ({})", img.size, mib(img.size));
     println!(
-        "  setup            {} bytes ({} sectors + boot sector)",
+        "{ind}size             {} bytes ({})",
+        img.size,
+        mib(img.size)
+    );
+    println!(
+        "{ind}setup            {} bytes ({} sectors + boot sector)",
         img.setup_size,
         if s.setup_sects == 0 { 4 } else { s.setup_sects }
     );
     println!(
-        "  protected mode   {} bytes (syssize {} × 16)",
+        "{ind}protected mode   {} bytes (syssize {} × 16)",
         img.kernel_size, s.syssize
     );
     println!(
-        "  payload          {} bytes at +{}, {}",
+        "{ind}payload          {} bytes at +{}, {}",
         s.payload_length,
         s.payload_offset,
         img.compression.unwrap_or("unknown compression")
     );
-    println!("  loadflags        {:#04x}", s.loadflags);
-    println!("  xloadflags       {:#06x}", s.xloadflags);
+    println!("{ind}loadflags        {:#04x}", s.loadflags);
+    println!("{ind}xloadflags       {:#06x}", s.xloadflags);
     println!(
-        "  relocatable      {}",
+        "{ind}relocatable      {}",
         if s.relocatable { "yes" } else { "no" }
     );
-    println!("  kernel_alignment {:#x}", s.kernel_alignment);
-    println!("  pref_address     {:#x}", s.pref_address);
+    println!("{ind}kernel_alignment {:#x}", s.kernel_alignment);
+    println!("{ind}pref_address     {:#x}", s.pref_address);
     println!(
-        "  init_size        {} bytes ({})",
+        "{ind}init_size        {} bytes ({})",
         s.init_size,
         mib(u64::from(s.init_size))
     );
-    println!("  cmdline_size     {}", s.cmdline_size);
-    println!("  initrd_addr_max  {:#x}", s.initrd_addr_max);
-    println!("  handover_offset  {:#x}", s.handover_offset);
-    match &img.pe {
-        None => println!("  EFI stub         no (no PE/COFF header)"),
-        Some(pe) => {
-            println!(
-                "  EFI stub         yes: PE{} machine {:#06x}, subsystem {}{}, entry {:#x}",
-                if pe.magic == 0x20b { "32+" } else { "32" },
-                pe.machine,
-                pe.subsystem,
-                if pe.subsystem == 10 {
-                    " (EFI application)"
-                } else {
-                    ""
-                },
-                pe.entry_point
-            );
-            for (name, vsize, rsize) in &pe.sections {
-                println!("    section {name:8} virtual {vsize:>9}  file {rsize:>9}");
-            }
-        }
+    println!("{ind}cmdline_size     {}", s.cmdline_size);
+    println!("{ind}initrd_addr_max  {:#x}", s.initrd_addr_max);
+    println!("{ind}handover_offset  {:#x}", s.handover_offset);
+}
+
+fn print_pe(pe: &ktailor_build::pe::Pe, ind: &str) {
+    println!(
+        "{ind}EFI stub         yes: PE{} machine {:#06x} ({}), subsystem {}{}, entry {:#x}",
+        if pe.magic == ktailor_build::pe::MAGIC_PE32_PLUS {
+            "32+"
+        } else {
+            "32"
+        },
+        pe.machine,
+        pe.machine_name(),
+        pe.subsystem,
+        if pe.subsystem == ktailor_build::pe::SUBSYSTEM_EFI_APPLICATION {
+            " (EFI application)"
+        } else {
+            ""
+        },
+        pe.entry_point
+    );
+    for sec in &pe.sections {
+        println!(
+            "{ind}  section {:8} virtual {:>9} at {:#9x}  file {:>9}",
+            sec.name, sec.virtual_size, sec.virtual_address, sec.raw_size
+        );
     }
-    EXIT_OK
 }

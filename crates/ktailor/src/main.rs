@@ -2,6 +2,7 @@
 //! subcommand is a thin wrapper over a library crate.
 
 mod build_cmd;
+mod efi_cmd;
 mod generate_cmd;
 mod hw_cmd;
 mod kconfig_cmd;
@@ -105,9 +106,15 @@ enum Cmd {
     Build(build_cmd::BuildArgs),
     /// Write a kernel's test initramfs (OUT/NAME/initramfs.cpio.gz).
     Initramfs(build_cmd::InitramfsArgs),
-    /// Boot a built kernel under QEMU and run the init's checks.
+    /// Build one bootable EFI file: the kernel's EFI stub with the
+    /// initramfs and command line built in, or a UKI (--uki); --esp also
+    /// writes a FAT image with it at EFI/BOOT/BOOTX64.EFI.
+    Efi(efi_cmd::EfiArgs),
+    /// Boot a built kernel under QEMU (directly, or its EFI file under
+    /// OVMF) and run the init's checks.
     Boot(build_cmd::BootArgs),
-    /// Show an x86 kernel image's version, boot header and EFI stub.
+    /// Show a kernel image's version, boot header and EFI stub, or a UKI's
+    /// sections.
     Inspect(build_cmd::InspectArgs),
 }
 
@@ -131,6 +138,7 @@ fn main() -> ExitCode {
             Cmd::Upgrade(a) => upgrade_cmd::run(a),
             Cmd::Build(a) => build_cmd::build(a),
             Cmd::Initramfs(a) => build_cmd::initramfs(a),
+            Cmd::Efi(a) => efi_cmd::run(a),
             Cmd::Boot(a) => build_cmd::boot(a),
             Cmd::Inspect(a) => build_cmd::inspect(a),
         });
