@@ -116,6 +116,30 @@ struct Node {
     clusters: u64,
 }
 
+/// Adds a node under `parent` (a directory when `children` is `Some`);
+/// returns its index.
+fn add_node(
+    nodes: &mut Vec<Node>,
+    parent: usize,
+    name: [u8; 11],
+    children: Option<Vec<usize>>,
+    data: Vec<u8>,
+) -> usize {
+    nodes.push(Node {
+        name,
+        children,
+        data,
+        parent,
+        first_cluster: 0,
+        clusters: 0,
+    });
+    let k = nodes.len() - 1;
+    if let Some(c) = nodes[parent].children.as_mut() {
+        c.push(k);
+    }
+    k
+}
+
 fn dir_entry(name: &[u8; 11], attr: u8, cluster: u32, size: u32) -> [u8; 32] {
     let mut e = [0u8; 32];
     e[..11].copy_from_slice(name);
@@ -164,21 +188,7 @@ pub fn build(files: &[(&str, &[u8])], label: &str) -> Result<Image, String> {
             at = match kids.iter().find(|&&k| nodes[k].name == name) {
                 Some(&k) if nodes[k].children.is_some() => k,
                 Some(_) => return Err(format!("'{path}': {d} is a file")),
-                None => {
-                    nodes.push(Node {
-                        name,
-                        children: Some(Vec::new()),
-                        data: Vec::new(),
-                        parent: at,
-                        first_cluster: 0,
-                        clusters: 0,
-                    });
-                    let k = nodes.len() - 1;
-                    if let Some(c) = nodes[at].children.as_mut() {
-                        c.push(k);
-                    }
-                    k
-                }
+                None => add_node(&mut nodes, at, name, Some(Vec::new()), Vec::new()),
             };
         }
         let name = short_name(file)?;
@@ -189,18 +199,7 @@ pub fn build(files: &[(&str, &[u8])], label: &str) -> Result<Image, String> {
         if u32::try_from(data.len()).is_err() {
             return Err(format!("'{path}' is larger than FAT's 4 GiB limit"));
         }
-        nodes.push(Node {
-            name,
-            children: None,
-            data: data.to_vec(),
-            parent: at,
-            first_cluster: 0,
-            clusters: 0,
-        });
-        let k = nodes.len() - 1;
-        if let Some(c) = nodes[at].children.as_mut() {
-            c.push(k);
-        }
+        add_node(&mut nodes, at, name, None, data.to_vec());
     }
 
     // Geometry: one-sector clusters for small contents, 4 KiB above.

@@ -72,6 +72,20 @@ pub struct Context<'a> {
     pub cache_dir: Option<&'a std::path::Path>,
 }
 
+impl<'a> Context<'a> {
+    /// The index alone: no modules.alias, configuration or ID databases.
+    pub fn with_index(index: &'a Index, cache_dir: Option<&'a std::path::Path>) -> Self {
+        Context {
+            index,
+            aliases: None,
+            config: None,
+            pci_ids: None,
+            usb_ids: None,
+            cache_dir,
+        }
+    }
+}
+
 /// Maps every item of the input.
 pub fn map(input: &Input, cx: &Context<'_>) -> Vec<Row> {
     let mut rows = Vec::new();

@@ -509,6 +509,30 @@ impl<'k> Encoder<'k> {
         act
     }
 
+    /// Records `s` as opened under `act` with no user input of its own
+    /// (choices and values held by a frozen literal).
+    fn mark_opened(&mut self, s: SymId, act: Lit, vis: TV) {
+        let rev = self.konst(Tri::N);
+        let input = None;
+        self.opened.insert(
+            s,
+            Opened {
+                act,
+                vis,
+                rev,
+                input,
+            },
+        );
+    }
+
+    /// `s` keeps its value under `act` and the frozen literal `f`.
+    fn hold(&mut self, s: SymId, act: Lit, f: Lit) {
+        let k = self.keep(s);
+        self.clause(&[!act, !f, k]);
+        let vis = self.visibility(s);
+        self.mark_opened(s, act, vis);
+    }
+
     /// A choice: a member is y only while visible; while any member is
     /// visible, exactly one is y. `frozen` guards the rule too (6.1).
     fn open_choice(&mut self, s: SymId, members: &[SymId], frozen: Option<Lit>) -> Lit {
@@ -532,16 +556,7 @@ impl<'k> Encoder<'k> {
             self.clause(&c);
             vals.push(v);
             viss.push(vis);
-            let rev = self.konst(Tri::N);
-            self.opened.insert(
-                m,
-                Opened {
-                    act,
-                    vis,
-                    rev,
-                    input: None,
-                },
-            );
+            self.mark_opened(m, act, vis);
         }
         for i in 0..vals.len() {
             for j in i + 1..vals.len() {
@@ -558,16 +573,7 @@ impl<'k> Encoder<'k> {
         }
         if !self.opened.contains_key(&s) {
             let vis = self.visibility(s);
-            let rev = self.konst(Tri::N);
-            self.opened.insert(
-                s,
-                Opened {
-                    act,
-                    vis,
-                    rev,
-                    input: None,
-                },
-            );
+            self.mark_opened(s, act, vis);
         }
         act
     }
@@ -580,22 +586,9 @@ impl<'k> Encoder<'k> {
             self.k.sym_name(s)
         ));
         for &m in members {
-            if !is_variable(self.k, m) {
-                continue;
+            if is_variable(self.k, m) {
+                self.hold(m, act, f);
             }
-            let k = self.keep(m);
-            self.clause(&[!act, !f, k]);
-            let vis = self.visibility(m);
-            let rev = self.konst(Tri::N);
-            self.opened.insert(
-                m,
-                Opened {
-                    act,
-                    vis,
-                    rev,
-                    input: None,
-                },
-            );
         }
         act
     }
@@ -604,19 +597,7 @@ impl<'k> Encoder<'k> {
     fn open_frozen_choice(&mut self, s: SymId) -> Lit {
         let act = self.fresh(lbool::UNDEF);
         let f = self.freeze(format!("the choice {} keeps its value", self.k.sym_name(s)));
-        let k = self.keep(s);
-        self.clause(&[!act, !f, k]);
-        let vis = self.visibility(s);
-        let rev = self.konst(Tri::N);
-        self.opened.insert(
-            s,
-            Opened {
-                act,
-                vis,
-                rev,
-                input: None,
-            },
-        );
+        self.hold(s, act, f);
         act
     }
 

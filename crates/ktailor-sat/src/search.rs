@@ -182,6 +182,22 @@ impl<'k> Planner<'k> {
         v
     }
 
+    /// `hard`, with every frontier option held at its current value.
+    fn held(&mut self) -> Vec<Lit> {
+        let mut v = self.hard();
+        let frontier: Vec<SymId> = self
+            .enc
+            .order
+            .iter()
+            .copied()
+            .filter(|&s| self.enc.opened(s).is_none())
+            .collect();
+        for s in frontier {
+            v.push(self.enc.keep(s));
+        }
+        v
+    }
+
     fn snapshot(&self) -> FxHashMap<SymId, Tri> {
         self.enc
             .order
@@ -215,18 +231,7 @@ impl<'k> Planner<'k> {
             }
         }
         // 2. Minimising, frontier held.
-        let mut base = self.hard();
-        let frontier: Vec<SymId> = self
-            .enc
-            .order
-            .iter()
-            .copied()
-            .filter(|&s| self.enc.opened(s).is_none())
-            .collect();
-        for s in frontier {
-            let k = self.enc.keep(s);
-            base.push(k);
-        }
+        let mut base = self.held();
         let lines = self.lines_stay();
         let mut with_lines = base.clone();
         with_lines.extend(lines);
@@ -323,18 +328,13 @@ impl<'k> Planner<'k> {
                 sol.changes.push((s, from, to));
             }
         }
+        // Each edited option is written with the value the model gives it:
+        // as a user value it yields that value (select and visibility bound
+        // it the same way), and it is always one the option's type accepts.
         for &s in &sol.edits {
-            let Some(o) = self.enc.opened(s) else {
-                continue;
-            };
-            if self.enc.k.is_choice(s) {
-                continue;
+            if !self.enc.k.is_choice(s) {
+                sol.assignments.push((s, snap[&s]));
             }
-            // The value the model gives it: as a user value it yields that
-            // value (select and visibility bound it the same way), and it
-            // is always one the option's type accepts.
-            let _ = o;
-            sol.assignments.push((s, snap[&s]));
         }
         sol.model = snap;
         sol
@@ -435,18 +435,7 @@ impl<'k> Planner<'k> {
     /// Another plan changing no more options than `sol`, different from it
     /// and from `others`.
     pub fn alternative(&mut self, sol: &Solution, others: &[Solution]) -> Option<Solution> {
-        let mut base = self.hard();
-        let frontier: Vec<SymId> = self
-            .enc
-            .order
-            .iter()
-            .copied()
-            .filter(|&s| self.enc.opened(s).is_none())
-            .collect();
-        for s in frontier {
-            let k = self.enc.keep(s);
-            base.push(k);
-        }
+        let mut base = self.held();
         base.extend(self.lines_stay());
         for other in std::iter::once(sol).chain(others) {
             let g = self.enc.fresh(batsat::lbool::UNDEF);
@@ -469,9 +458,5 @@ impl<'k> Planner<'k> {
         let mut snap = self.snapshot();
         self.minimal(&base, &opened, &mut snap);
         Some(self.solution(snap))
-    }
-
-    pub fn goal(&self, i: usize) -> (SymId, Goal) {
-        (self.goals[i].0, self.goals[i].1)
     }
 }

@@ -140,14 +140,7 @@ pub fn asks(
                 continue;
             }
         };
-        let cx = Context {
-            index: &index,
-            aliases: None,
-            config: None,
-            pci_ids: None,
-            usb_ids: None,
-            cache_dir: cache.as_deref(),
-        };
+        let cx = Context::with_index(&index, cache.as_deref());
         let rows = map(&input, &cx);
         let sel = Select {
             classes: h.classes.clone(),

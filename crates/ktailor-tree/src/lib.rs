@@ -445,7 +445,8 @@ impl OpenTree {
             .collect()
     }
 
-    fn run_fragment(&self, name: &str, base: Vec<u8>) -> Result<Outcome, TreeError> {
+    /// `base` with the fragments of `make NAME.config` merged in.
+    fn merge_fragments(&self, name: &str, base: &[u8]) -> Result<String, TreeError> {
         let frags = self.fragment_files(name);
         if frags.is_empty() {
             return Err(TreeError::msg(format!(
@@ -453,12 +454,17 @@ impl OpenTree {
             )));
         }
         let prefix = self.getenv("CONFIG_").unwrap_or_else(|| "CONFIG_".into());
-        let mut merged = String::from_utf8_lossy(&base).into_owned();
+        let mut merged = String::from_utf8_lossy(base).into_owned();
         for f in &frags {
             let text = std::fs::read_to_string(f)
                 .map_err(|e| TreeError::msg(format!("cannot read {}: {e}", f.display())))?;
             merged = merge_fragment(&merged, &text, &prefix);
         }
+        Ok(merged)
+    }
+
+    fn run_fragment(&self, name: &str, base: Vec<u8>) -> Result<Outcome, TreeError> {
+        let merged = self.merge_fragments(name, &base)?;
         self.run_mode(Mode::OldDefconfig, None, Some(merged.into_bytes()), &[])
     }
 
@@ -525,22 +531,10 @@ impl OpenTree {
                 Ok((stdout, diags))
             }
             Target::Fragment(name) => {
-                let frags = self.fragment_files(name);
-                if frags.is_empty() {
-                    return Err(TreeError::msg(format!(
-                        "{name} fragment does not exists on this architecture"
-                    )));
-                }
-                let prefix = self.getenv("CONFIG_").unwrap_or_else(|| "CONFIG_".into());
                 let base = self
                     .fragment_base()
                     .unwrap_or_else(|| std::fs::read(&self.tree.config).unwrap_or_default());
-                let mut merged = String::from_utf8_lossy(&base).into_owned();
-                for f in &frags {
-                    let text = std::fs::read_to_string(f)
-                        .map_err(|e| TreeError::msg(format!("cannot read {}: {e}", f.display())))?;
-                    merged = merge_fragment(&merged, &text, &prefix);
-                }
+                let merged = self.merge_fragments(name, &base)?;
                 let dest = &self.tree.config;
                 write_atomic(dest, merged.as_bytes(), false)
                     .map_err(|e| TreeError::msg(format!("cannot write {}: {e}", dest.display())))?;

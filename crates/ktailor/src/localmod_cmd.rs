@@ -78,14 +78,7 @@ pub fn run(a: LocalmodArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let cx = Context {
-        index: &index,
-        aliases: None,
-        config: None,
-        pci_ids: None,
-        usb_ids: None,
-        cache_dir: cache.as_deref(),
-    };
+    let cx = Context::with_index(&index, cache.as_deref());
     let rows = map(&input, &cx);
     let w = wants(
         &rows,
