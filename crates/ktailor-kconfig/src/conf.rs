@@ -341,7 +341,7 @@ impl Kconfig {
         let (pby, pty, ptm) = probabilities(mode, env)?;
         let mut changed = false;
         let order = self.symbols_hash_order();
-        for &s in &order {
+        for &s in order.iter() {
             let sym = &self.syms[s.idx()];
             if sym.has_value() || sym.flags & flags::VALID != 0 {
                 continue;
@@ -381,14 +381,14 @@ impl Kconfig {
         }
         self.sym_clear_all_valid();
         if mode != DefMode::Random {
-            for &c in &order {
+            for &c in order.iter() {
                 if (self.is_choice(c) && !self.syms[c.idx()].has_value()) || self.is_choice_value(c)
                 {
                     self.syms[c.idx()].flags |= flags::NEED_SET_CHOICE_VALUES;
                 }
             }
         }
-        for &c in &order {
+        for &c in order.iter() {
             if self.syms[c.idx()].has_value() || !self.is_choice(c) {
                 continue;
             }
@@ -431,7 +431,7 @@ impl Kconfig {
 
     /// `conf_rewrite_tristates`.
     fn rewrite_tristates(&mut self, old: Tri, new: Tri) {
-        for s in self.symbols_hash_order() {
+        for &s in self.symbols_hash_order().iter() {
             if self.sym_get_type(s) == SymType::Tristate
                 && self.syms[s.idx()].def[S_DEF_USER].tri == old
             {

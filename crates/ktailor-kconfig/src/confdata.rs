@@ -315,7 +315,7 @@ impl Kconfig {
         self.sym_calc_value(ms);
         let order = self.symbols_hash_order();
         let mut unsaved = 0u32;
-        for &s in &order {
+        for &s in order.iter() {
             self.sym_calc_value(s);
             if self.is_choice(s)
                 || (self.dialect == Dialect::V6_1
@@ -340,7 +340,7 @@ impl Kconfig {
             self.changed = true;
         }
         if self.dialect == Dialect::V6_1 {
-            for &s in &order {
+            for &s in order.iter() {
                 if !self.syms[s.idx()].has_value() || self.is_choice_value(s) {
                     continue;
                 }
@@ -551,7 +551,7 @@ impl Kconfig {
             false,
         )?;
         let order = self.symbols_hash_order();
-        for &s in &order {
+        for &s in order.iter() {
             self.sym_calc_value(s);
         }
         // Dependency files: read the old auto.conf, touch changed symbols.
@@ -574,7 +574,7 @@ impl Kconfig {
                 }
             }
         }
-        for &s in &order {
+        for &s in order.iter() {
             if self.is_choice(s) {
                 continue;
             }
@@ -614,7 +614,7 @@ impl Kconfig {
         let mut r = String::new();
         let mut a = format!("#\n# Automatically generated file; DO NOT EDIT.\n# {title}\n#\n");
         let pre = &opts.prefix;
-        for &s in &order {
+        for &s in order.iter() {
             let sym = &self.syms[s.idx()];
             if sym.flags & flags::WRITE == 0 {
                 continue;

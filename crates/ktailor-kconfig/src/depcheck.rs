@@ -35,7 +35,7 @@ impl Kconfig {
                 .iter()
                 .filter_map(|m| self.menus[m.idx()].sym)
                 .collect(),
-            Dialect::V6_1 => self.symbols_hash_order(),
+            Dialect::V6_1 => self.symbols_hash_order().to_vec(),
         };
         for s in order {
             if self.check_deps(s, &mut stack).is_some() {

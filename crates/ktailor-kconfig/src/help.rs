@@ -20,7 +20,7 @@ impl Kconfig {
                 if let Some(n) = sym.and_then(|s| self.syms[s.idx()].name.clone()) {
                     r.push_str(&format!("{prefix}{n}:\n\n"));
                 }
-                h.as_str()
+                &**h
             }
             None => NO_HELP,
         };

@@ -231,7 +231,7 @@ pub struct Menu {
     pub prompt: Option<PropId>,
     pub visibility: Option<ExprId>,
     pub dep: Option<ExprId>,
-    pub help: Option<String>,
+    pub help: Option<Rc<str>>,
     pub file: Option<FileId>,
     pub line: u32,
     /// 6.12 choices: members in priority order (`choice_members`).
@@ -270,7 +270,7 @@ pub struct Kconfig {
     /// 6.1 named choices (`choice NAME`).
     pub choice_names: Vec<(String, SymId)>,
     /// Memoised `for_all_symbols` order.
-    hash_order: std::cell::RefCell<Option<Vec<SymId>>>,
+    hash_order: std::cell::RefCell<Option<Rc<[SymId]>>>,
 }
 
 impl Kconfig {
@@ -415,15 +415,34 @@ impl Kconfig {
 
     /// All named, non-constant symbols and choices, in the order the C
     /// tool's symbol hash table iterates them (`for_all_symbols`).
-    pub fn symbols_hash_order(&self) -> Vec<SymId> {
+    /// Memoised (shared by clones) while no symbol is added.
+    pub fn symbols_hash_order(&self) -> Rc<[SymId]> {
         if let Some(v) = self.hash_order.borrow().as_ref() {
             if v.len() + 3 == self.syms.len() {
                 return v.clone();
             }
         }
-        let v = self.compute_hash_order();
+        let v: Rc<[SymId]> = self.compute_hash_order().into();
         *self.hash_order.borrow_mut() = Some(v.clone());
         v
+    }
+
+    /// Installs an order computed earlier (a snapshot's); ignored unless it
+    /// is a permutation of the symbols `symbols_hash_order` iterates.
+    pub(crate) fn set_hash_order(&mut self, order: Vec<SymId>) -> bool {
+        let n = self.syms.len();
+        if order.len() + 3 != n {
+            return false;
+        }
+        let mut seen = vec![false; n];
+        for s in &order {
+            let i = s.idx();
+            if i < 3 || i >= n || std::mem::replace(&mut seen[i], true) {
+                return false;
+            }
+        }
+        *self.hash_order.borrow_mut() = Some(order.into());
+        true
     }
 
     fn compute_hash_order(&self) -> Vec<SymId> {

@@ -638,7 +638,7 @@ impl<'a, 'p> Parser<'a, 'p> {
                 format!("'{name}' defined with blank help text"),
             ));
         }
-        self.k.menus[e.idx()].help = Some(text);
+        self.k.menus[e.idx()].help = Some(text.into());
         Ok(())
     }
 

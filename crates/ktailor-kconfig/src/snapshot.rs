@@ -17,7 +17,7 @@ use crate::{
     Property, SymId, SymType, Symbol, Tri,
 };
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 2\n";
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 3\n";
 
 struct W(Vec<u8>);
 
@@ -65,6 +65,9 @@ impl W {
 struct R<'a> {
     d: &'a [u8],
     p: usize,
+    /// Shared copies of the empty and one-byte strings (most symbols'
+    /// values, `n`/`y`/`m`), so decoding allocates each only once.
+    short: Vec<Option<Rc<str>>>,
 }
 
 impl<'a> R<'a> {
@@ -100,24 +103,22 @@ impl<'a> R<'a> {
         self.strref().map(str::to_owned)
     }
     fn rc(&mut self) -> Option<Rc<str>> {
-        self.strref().map(Rc::from)
+        let n = self.u32()? as usize;
+        self.rc_of_len(n)
+    }
+    fn rc_of_len(&mut self, n: usize) -> Option<Rc<str>> {
+        let s = std::str::from_utf8(self.bytes(n)?).ok()?;
+        let slot = match s.as_bytes() {
+            [] => 0,
+            [b] if b.is_ascii() => *b as usize + 1,
+            _ => return Some(Rc::from(s)),
+        };
+        Some(self.short[slot].get_or_insert_with(|| Rc::from(s)).clone())
     }
     fn orc(&mut self) -> Option<Option<Rc<str>>> {
         match self.u32()? {
             0 => Some(None),
-            n => Some(Some(Rc::from(
-                std::str::from_utf8(self.bytes(n as usize - 1)?).ok()?,
-            ))),
-        }
-    }
-    fn ostr(&mut self) -> Option<Option<String>> {
-        match self.u32()? {
-            0 => Some(None),
-            n => Some(Some(
-                std::str::from_utf8(self.bytes(n as usize - 1)?)
-                    .ok()?
-                    .to_owned(),
-            )),
+            n => self.rc_of_len(n as usize - 1).map(Some),
         }
     }
     fn tri(&mut self) -> Option<Tri> {
@@ -319,13 +320,22 @@ impl Kconfig {
             }
             w.ostr(d.hint.as_deref());
         }
+        let order = self.symbols_hash_order();
+        w.u32(order.len() as u32);
+        for s in order.iter() {
+            w.u32(s.0);
+        }
         w.0
     }
 
     /// Decodes a snapshot; `None` if it is damaged or of another format.
     pub fn from_snapshot(data: &[u8]) -> Option<Kconfig> {
         let d = data.strip_prefix(MAGIC)?;
-        let mut r = R { d, p: 0 };
+        let mut r = R {
+            d,
+            p: 0,
+            short: vec![None; 129],
+        };
         let dialect = match r.u32()? {
             61 => Dialect::V6_1,
             612 => Dialect::V6_12,
@@ -441,7 +451,7 @@ impl Kconfig {
             let prompt = r.opt()?.map(PropId);
             let visibility = r.opt()?.map(ExprId);
             let dep = r.opt()?.map(ExprId);
-            let help = r.ostr()?;
+            let help = r.orc()?;
             let file = r.opt()?.map(FileId);
             let line = r.u32()?;
             let nc = r.u32()? as usize;
@@ -495,7 +505,7 @@ impl Kconfig {
             for _ in 0..nn {
                 notes.push(r.str()?);
             }
-            let hint = r.ostr()?;
+            let hint = r.orc()?;
             k.diags.push(Diagnostic {
                 severity: if err {
                     Severity::Error
@@ -512,9 +522,14 @@ impl Kconfig {
                 col: 0,
                 message,
                 notes,
-                hint: hint.map(Into::into),
+                hint: hint.map(|h| Box::from(&*h)),
                 excerpt: None,
             });
+        }
+        let n = r.u32()? as usize;
+        let mut order = Vec::with_capacity(n.min(r.d.len()));
+        for _ in 0..n {
+            order.push(SymId(r.u32()?));
         }
         if r.p != r.d.len() || k.syms.len() < 3 || k.menus.is_empty() {
             return None;
@@ -576,6 +591,9 @@ impl Kconfig {
             }
         }
         if !sym_ok(k.modules_sym) {
+            return None;
+        }
+        if !k.set_hash_order(order) {
             return None;
         }
         k.rebuild_symbol_index();

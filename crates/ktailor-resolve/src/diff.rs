@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use ktailor_kconfig::Diagnostic;
 
 /// A configuration's option values by name (without the prefix); strings
@@ -105,6 +107,59 @@ impl Changes {
     }
 }
 
+/// The values of a configuration's well-formed lines, borrowed from the
+/// text; the last assignment of an option counts. Other lines are
+/// skipped (`parse_config` is the reader that reports them).
+fn borrowed_values<'a>(text: &'a str, prefix: &str) -> HashMap<&'a str, &'a str> {
+    let mut values = HashMap::with_capacity_and_hasher(text.len() / 24, Default::default());
+    for l in text.lines() {
+        let l = l.trim_end_matches('\r');
+        let (name, value) = if let Some(rest) = l.strip_prefix("# ") {
+            match rest
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix(" is not set"))
+            {
+                Some(name) => (name, "n"),
+                None => continue,
+            }
+        } else {
+            match l.strip_prefix(prefix).and_then(|r| r.split_once('=')) {
+                Some(nv) => nv,
+                None => continue,
+            }
+        };
+        if valid_name(name) {
+            values.insert(name, value);
+        }
+    }
+    values
+}
+
+/// [`diff`] of two configuration texts, without building [`Values`]
+/// (what a command that prints one plan's effect needs).
+pub fn diff_texts(a: &str, b: &str, prefix: &str) -> Changes {
+    let (va, vb) = (borrowed_values(a, prefix), borrowed_values(b, prefix));
+    let mut c = Changes::default();
+    for (n, x) in &va {
+        match vb.get(n) {
+            None => c.removed.push((n.to_string(), x.to_string())),
+            Some(y) if y != x => c
+                .changed
+                .push((n.to_string(), x.to_string(), y.to_string())),
+            Some(_) => {}
+        }
+    }
+    for (n, y) in &vb {
+        if !va.contains_key(n) {
+            c.added.push((n.to_string(), y.to_string()));
+        }
+    }
+    c.removed.sort_unstable();
+    c.added.sort_unstable();
+    c.changed.sort_unstable();
+    c
+}
+
 /// Compares `a` (old) with `b` (new), each list sorted by name.
 pub fn diff(a: &Values, b: &Values) -> Changes {
     let mut c = Changes::default();
@@ -139,6 +194,17 @@ mod tests {
         assert_eq!(c.lines(), vec!["-D 1", "+E y", " A y -> m", " B n -> y"]);
         assert_eq!(c.len(), 4);
         assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn text_diff_agrees_with_parsed_diff() {
+        let a = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D=1\nCONFIG_Z=m\nCONFIG_Z=y\n";
+        let b = "CONFIG_A=m\r\nCONFIG_B=y\n# a comment\nCONFIG_C=\"x\"\nCONFIG_E=y\nCONFIG_Z=y\n";
+        assert_eq!(diff_texts(a, b, "CONFIG_"), diff(&p(a), &p(b)));
+        assert_eq!(
+            diff_texts(a, b, "CONFIG_").lines(),
+            vec!["-D 1", "+E y", " A y -> m", " B n -> y"]
+        );
     }
 
     #[test]

@@ -180,9 +180,11 @@ pub fn run(a: LocalmodArgs) -> u8 {
             b.name, b.needed_by, b.because
         );
     }
-    let before = crate::resolve_cmd::values_of(&cur.bytes);
-    let after = crate::resolve_cmd::values_of(&new_config);
-    let changes = ktailor_resolve::diff::diff(&before, &after);
+    let changes = ktailor_resolve::diff::diff_texts(
+        &String::from_utf8_lossy(&cur.bytes),
+        &String::from_utf8_lossy(&new_config),
+        "CONFIG_",
+    );
     println!("  the configuration changes in {} option(s)", changes.len());
     if a.dry_run {
         println!("(dry run: nothing written)");

@@ -289,13 +289,6 @@ fn plan(
     })
 }
 
-pub(crate) fn values_of(bytes: &[u8]) -> Values {
-    let text = String::from_utf8_lossy(bytes);
-    parse_config(&text, "", "CONFIG_")
-        .map(|(v, _)| v)
-        .unwrap_or_default()
-}
-
 fn want_str(w: &Want) -> String {
     match w {
         Want::Tri(t) => t.as_str().to_string(),
@@ -331,7 +324,11 @@ fn print_plan(e: &Evaluated, base: &[u8], all_alternatives: bool) {
             println!("  (other plans of the same size exist; --alternatives lists them)");
         }
     }
-    let changes = diff(&values_of(base), &values_of(&e.config));
+    let changes = ktailor_resolve::diff::diff_texts(
+        &String::from_utf8_lossy(base),
+        &String::from_utf8_lossy(&e.config),
+        "CONFIG_",
+    );
     println!(
         "  the configuration changes in {} option(s) after olddefconfig:",
         changes.len()
