@@ -32,7 +32,7 @@ pub mod shell;
 pub mod snapshot;
 pub mod symbol;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub use diag::{Diagnostic, Origin, Severity};
 pub use expr::{CmpOp, Expr, ExprId, Exprs, Tri};
@@ -139,7 +139,7 @@ pub mod flags {
 #[derive(Clone, Debug, Default)]
 pub struct DefValue {
     pub tri: Tri,
-    pub val: Option<Rc<str>>,
+    pub val: Option<Arc<str>>,
     /// 6.1 choices: the user's chosen member.
     pub choice: Option<SymId>,
 }
@@ -155,10 +155,10 @@ pub struct ExprValue {
 pub struct Symbol {
     /// `None` for choices (unnamed in 6.12; 6.1 choices may be named, see
     /// `choice_name`).
-    pub name: Option<Rc<str>>,
+    pub name: Option<Arc<str>>,
     pub ty: SymType,
     pub curr_tri: Tri,
-    pub curr_val: Rc<str>,
+    pub curr_val: Arc<str>,
     /// 6.1 choices: the selected member (`curr.val` points at it in C).
     pub curr_choice: Option<SymId>,
     pub def: [DefValue; 2],
@@ -209,7 +209,7 @@ impl PropType {
 #[derive(Clone, Debug)]
 pub struct Property {
     pub ty: PropType,
-    pub text: Option<Rc<str>>,
+    pub text: Option<Arc<str>>,
     pub visible: ExprValue,
     pub expr: Option<ExprId>,
     /// 6.1 P_CHOICE on a choice: its members in order.
@@ -231,7 +231,7 @@ pub struct Menu {
     pub prompt: Option<PropId>,
     pub visibility: Option<ExprId>,
     pub dep: Option<ExprId>,
-    pub help: Option<Rc<str>>,
+    pub help: Option<Arc<str>>,
     pub file: Option<FileId>,
     pub line: u32,
     /// 6.12 choices: members in priority order (`choice_members`).
@@ -250,9 +250,9 @@ pub struct Kconfig {
     pub(crate) expr_val: Vec<Tri>,
     pub(crate) expr_epoch: Vec<u32>,
     pub(crate) epoch: u32,
-    pub files: Vec<Rc<str>>,
-    nonconst: rustc_hash::FxHashMap<Rc<str>, SymId>,
-    consts: rustc_hash::FxHashMap<Rc<str>, SymId>,
+    pub files: Vec<Arc<str>>,
+    nonconst: rustc_hash::FxHashMap<Arc<str>, SymId>,
+    consts: rustc_hash::FxHashMap<Arc<str>, SymId>,
     pub modules_sym: SymId,
     pub modules_val: Tri,
     /// Environment variables the preprocessor read, in order.
@@ -270,7 +270,7 @@ pub struct Kconfig {
     /// 6.1 named choices (`choice NAME`).
     pub choice_names: Vec<(String, SymId)>,
     /// Memoised `for_all_symbols` order.
-    hash_order: std::cell::RefCell<Option<Rc<[SymId]>>>,
+    hash_order: std::cell::RefCell<Option<Arc<[SymId]>>>,
 }
 
 impl Kconfig {
@@ -367,7 +367,7 @@ impl Kconfig {
             return s;
         }
         let id = SymId(self.syms.len() as u32);
-        let rc: Rc<str> = name.into();
+        let rc: Arc<str> = name.into();
         let mut s = Symbol::blank(Some(rc.clone()), id.0);
         if constant {
             s.flags = flags::CONST;
@@ -387,7 +387,7 @@ impl Kconfig {
             }
         }
         let id = SymId(self.syms.len() as u32);
-        let mut s = Symbol::blank(name.map(Rc::from), id.0);
+        let mut s = Symbol::blank(name.map(Arc::from), id.0);
         s.flags = flags::CHOICE;
         self.syms.push(s);
         if let Some(n) = name {
@@ -416,13 +416,13 @@ impl Kconfig {
     /// All named, non-constant symbols and choices, in the order the C
     /// tool's symbol hash table iterates them (`for_all_symbols`).
     /// Memoised (shared by clones) while no symbol is added.
-    pub fn symbols_hash_order(&self) -> Rc<[SymId]> {
+    pub fn symbols_hash_order(&self) -> Arc<[SymId]> {
         if let Some(v) = self.hash_order.borrow().as_ref() {
             if v.len() + 3 == self.syms.len() {
                 return v.clone();
             }
         }
-        let v: Rc<[SymId]> = self.compute_hash_order().into();
+        let v: Arc<[SymId]> = self.compute_hash_order().into();
         *self.hash_order.borrow_mut() = Some(v.clone());
         v
     }
@@ -479,7 +479,7 @@ pub fn fnv32(s: &[u8]) -> u32 {
 }
 
 impl Symbol {
-    fn blank(name: Option<Rc<str>>, created: u32) -> Symbol {
+    fn blank(name: Option<Arc<str>>, created: u32) -> Symbol {
         Symbol {
             name,
             ty: SymType::Unknown,

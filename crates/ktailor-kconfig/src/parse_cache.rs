@@ -139,26 +139,37 @@ fn validate(
     if take(&mut d)? != context.as_bytes() {
         return None;
     }
-    let n = u64::from_le_bytes(d.get(..8)?.try_into().ok()?);
-    d = &d[8..];
-    for _ in 0..n {
-        let name = std::str::from_utf8(take(&mut d)?).ok()?;
-        let id = take(&mut d)?;
-        if loader.identity(name).as_bytes() != id {
-            return None;
-        }
+    let mut files = Vec::new();
+    for _ in 0..count(&mut d)? {
+        files.push((std::str::from_utf8(take(&mut d)?).ok()?, take(&mut d)?));
     }
-    let n = u64::from_le_bytes(d.get(..8)?.try_into().ok()?);
-    d = &d[8..];
-    for _ in 0..n {
-        let cmd = std::str::from_utf8(take(&mut d)?).ok()?;
-        let out = take(&mut d)?;
-        if shell.run(cmd).ok()? != out {
-            return None;
-        }
+    let mut cmds = Vec::new();
+    for _ in 0..count(&mut d)? {
+        cmds.push((std::str::from_utf8(take(&mut d)?).ok()?, take(&mut d)?));
     }
     let snap = take(&mut d)?;
-    Kconfig::from_snapshot(snap)
+    // Decoding does not depend on the checks: it runs alongside them.
+    std::thread::scope(|scope| {
+        let decoded = scope.spawn(|| Kconfig::from_snapshot(snap));
+        let fresh = files
+            .iter()
+            .all(|(name, id)| loader.identity(name).as_bytes() == *id)
+            && cmds
+                .iter()
+                .all(|(cmd, out)| shell.run(cmd).is_ok_and(|o| o == *out));
+        let k = decoded.join().ok()?;
+        if fresh {
+            k
+        } else {
+            None
+        }
+    })
+}
+
+fn count(d: &mut &[u8]) -> Option<u64> {
+    let n = u64::from_le_bytes(d.get(..8)?.try_into().ok()?);
+    *d = &d[8..];
+    Some(n)
 }
 
 #[cfg(test)]
@@ -244,6 +255,47 @@ mod tests {
         let (c, hit_c) = run(&dir);
         assert!(!hit_c);
         assert!(String::from_utf8_lossy(&c).contains("CONFIG_Y=y\n# CONFIG_X is not set\n"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn damaged_snapshots_are_rejected_not_trusted() {
+        let dir = std::env::temp_dir().join(format!("ktailor-pdamage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("Kconfig"),
+            b"config A\n\tbool \"a\"\n\tdefault y\n\thelp\n\t  text\nconfig B\n\ttristate \"b\" if A\n\tselect C\nconfig C\n\ttristate\nchoice\n\tprompt \"c\"\nconfig X\n\tbool \"x\"\nconfig Y\n\tbool \"y\"\nendchoice\n",
+        )
+        .expect("write");
+        let mut loader = FsLoader {
+            cwd: dir.clone(),
+            srctree: None,
+        };
+        let env = |_: &str| None;
+        let mut sh = CountingShell(0);
+        let k = parse(ParseInput {
+            dialect: Dialect::V6_12,
+            kconfig: "Kconfig",
+            loader: &mut loader,
+            env: &env,
+            shell: &mut sh,
+        })
+        .expect("parse");
+        let snap = k.snapshot();
+        let back = Kconfig::from_snapshot(&snap).expect("round trip");
+        assert_eq!(back.snapshot(), snap);
+        // Every truncation, and every single-byte change, either decodes to
+        // a tree whose references are in range or is refused; none panics.
+        for n in 0..snap.len() {
+            assert!(Kconfig::from_snapshot(&snap[..n]).is_none(), "prefix {n}");
+        }
+        for i in 0..snap.len() {
+            let mut d = snap.clone();
+            d[i] ^= 0x5a;
+            if let Some(mut k) = Kconfig::from_snapshot(&d) {
+                let _ = alldef(&mut k);
+            }
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

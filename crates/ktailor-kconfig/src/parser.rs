@@ -13,7 +13,7 @@
 //! recursive-dependency check (see `symbol.rs`), as `conf_parse` does.
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::diag::Diagnostic;
 use crate::expr::{CmpOp, ExprId};
@@ -258,7 +258,7 @@ impl<'a, 'p> Parser<'a, 'p> {
         let id = match self.file_cache.get(&name) {
             Some(&id) => id,
             None => {
-                self.k.files.push(Rc::from(name.as_str()));
+                self.k.files.push(Arc::from(name.as_str()));
                 let id = FileId((self.k.files.len() - 1) as u32);
                 self.file_cache.insert(name.clone(), id);
                 id
@@ -1053,7 +1053,7 @@ impl<'a, 'p> Parser<'a, 'p> {
             }
         }
         self.k.menus[entry.idx()].prompt = Some(p);
-        self.k.props[p.idx()].text = Some(Rc::from(text));
+        self.k.props[p.idx()].text = Some(Arc::from(text));
         p
     }
 }

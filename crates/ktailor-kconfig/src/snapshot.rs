@@ -8,7 +8,7 @@
 //! whether a snapshot is still valid (files, environment, `$(shell)`
 //! outputs) is the caller's job; this module only encodes and decodes.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Origin, Severity};
 use crate::expr::{CmpOp, Expr, Exprs};
@@ -17,7 +17,7 @@ use crate::{
     Property, SymId, SymType, Symbol, Tri,
 };
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 3\n";
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 4\n";
 
 struct W(Vec<u8>);
 
@@ -67,10 +67,17 @@ struct R<'a> {
     p: usize,
     /// Shared copies of the empty and one-byte strings (most symbols'
     /// values, `n`/`y`/`m`), so decoding allocates each only once.
-    short: Vec<Option<Rc<str>>>,
+    short: Vec<Option<Arc<str>>>,
 }
 
 impl<'a> R<'a> {
+    fn new(d: &'a [u8]) -> R<'a> {
+        R {
+            d,
+            p: 0,
+            short: vec![None; 129],
+        }
+    }
     fn u32(&mut self) -> Option<u32> {
         let mut v: u32 = 0;
         let mut shift = 0;
@@ -102,20 +109,20 @@ impl<'a> R<'a> {
     fn str(&mut self) -> Option<String> {
         self.strref().map(str::to_owned)
     }
-    fn rc(&mut self) -> Option<Rc<str>> {
+    fn rc(&mut self) -> Option<Arc<str>> {
         let n = self.u32()? as usize;
         self.rc_of_len(n)
     }
-    fn rc_of_len(&mut self, n: usize) -> Option<Rc<str>> {
+    fn rc_of_len(&mut self, n: usize) -> Option<Arc<str>> {
         let s = std::str::from_utf8(self.bytes(n)?).ok()?;
         let slot = match s.as_bytes() {
             [] => 0,
             [b] if b.is_ascii() => *b as usize + 1,
-            _ => return Some(Rc::from(s)),
+            _ => return Some(Arc::from(s)),
         };
-        Some(self.short[slot].get_or_insert_with(|| Rc::from(s)).clone())
+        Some(self.short[slot].get_or_insert_with(|| Arc::from(s)).clone())
     }
-    fn orc(&mut self) -> Option<Option<Rc<str>>> {
+    fn orc(&mut self) -> Option<Option<Arc<str>>> {
         match self.u32()? {
             0 => Some(None),
             n => self.rc_of_len(n as usize - 1).map(Some),
@@ -188,6 +195,12 @@ impl Kconfig {
             Dialect::V6_1 => 61,
             Dialect::V6_12 => 612,
         });
+        // Properties and menus come first, as a section of known length,
+        // so that a reader can decode them alongside the symbols.
+        let mut b = W(Vec::with_capacity(2 << 20));
+        self.write_props_menus(&mut b);
+        w.u32(b.0.len() as u32);
+        w.0.extend_from_slice(&b.0);
         w.u32(self.files.len() as u32);
         for f in &self.files {
             w.str(f);
@@ -253,37 +266,6 @@ impl Kconfig {
             w.opt(s.choice_link.map(|x| x.0));
             w.u32(s.created);
         }
-        w.u32(self.props.len() as u32);
-        for p in &self.props {
-            w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
-            w.ostr(p.text.as_deref());
-            w.ev(&p.visible);
-            w.opt(p.expr.map(|x| x.0));
-            w.u32(p.choice_list.len() as u32);
-            for s in &p.choice_list {
-                w.u32(s.0);
-            }
-            w.u32(p.menu.0);
-            w.u32(p.file.0);
-            w.u32(p.line);
-        }
-        w.u32(self.menus.len() as u32);
-        for m in &self.menus {
-            w.opt(m.next.map(|x| x.0));
-            w.opt(m.parent.map(|x| x.0));
-            w.opt(m.list.map(|x| x.0));
-            w.opt(m.sym.map(|x| x.0));
-            w.opt(m.prompt.map(|x| x.0));
-            w.opt(m.visibility.map(|x| x.0));
-            w.opt(m.dep.map(|x| x.0));
-            w.ostr(m.help.as_deref());
-            w.opt(m.file.map(|x| x.0));
-            w.u32(m.line);
-            w.u32(m.choice_members.len() as u32);
-            for s in &m.choice_members {
-                w.u32(s.0);
-            }
-        }
         w.u32(self.modules_sym.0);
         w.tri(self.modules_val);
         for list in [&self.env_used] {
@@ -328,19 +310,63 @@ impl Kconfig {
         w.0
     }
 
+    fn write_props_menus(&self, w: &mut W) {
+        w.u32(self.props.len() as u32);
+        for p in &self.props {
+            w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
+            w.ostr(p.text.as_deref());
+            w.ev(&p.visible);
+            w.opt(p.expr.map(|x| x.0));
+            w.u32(p.choice_list.len() as u32);
+            for s in &p.choice_list {
+                w.u32(s.0);
+            }
+            w.u32(p.menu.0);
+            w.u32(p.file.0);
+            w.u32(p.line);
+        }
+        w.u32(self.menus.len() as u32);
+        for m in &self.menus {
+            w.opt(m.next.map(|x| x.0));
+            w.opt(m.parent.map(|x| x.0));
+            w.opt(m.list.map(|x| x.0));
+            w.opt(m.sym.map(|x| x.0));
+            w.opt(m.prompt.map(|x| x.0));
+            w.opt(m.visibility.map(|x| x.0));
+            w.opt(m.dep.map(|x| x.0));
+            w.ostr(m.help.as_deref());
+            w.opt(m.file.map(|x| x.0));
+            w.u32(m.line);
+            w.u32(m.choice_members.len() as u32);
+            for s in &m.choice_members {
+                w.u32(s.0);
+            }
+        }
+    }
+
     /// Decodes a snapshot; `None` if it is damaged or of another format.
     pub fn from_snapshot(data: &[u8]) -> Option<Kconfig> {
         let d = data.strip_prefix(MAGIC)?;
-        let mut r = R {
-            d,
-            p: 0,
-            short: vec![None; 129],
-        };
+        let mut r = R::new(d);
         let dialect = match r.u32()? {
             61 => Dialect::V6_1,
             612 => Dialect::V6_12,
             _ => return None,
         };
+        let n = r.u32()? as usize;
+        let section = r.bytes(n)?;
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| read_props_menus(section));
+            let k = Self::read_rest(dialect, &mut r);
+            let (props, menus) = other.join().ok()??;
+            let mut k = k?;
+            k.props = props;
+            k.menus = menus;
+            k.check_references().then_some(k)
+        })
+    }
+
+    fn read_rest(dialect: Dialect, r: &mut R) -> Option<Kconfig> {
         let mut k = Kconfig::new(dialect);
         k.syms.clear();
         k.menus.clear();
@@ -369,10 +395,10 @@ impl Kconfig {
         let n = r.u32()? as usize;
         k.syms.reserve(n);
         for _ in 0..n {
-            let name: Option<Rc<str>> = r.orc()?;
+            let name: Option<Arc<str>> = r.orc()?;
             let ty = sym_type_of(r.u32()?);
             let curr_tri = r.tri()?;
-            let curr_val: Rc<str> = r.rc()?;
+            let curr_val: Arc<str> = r.rc()?;
             let curr_choice = r.opt()?.map(SymId);
             let mut def: [DefValue; 2] = Default::default();
             for slot in def.iter_mut() {
@@ -413,64 +439,6 @@ impl Kconfig {
                 implied,
                 choice_link,
                 created,
-            });
-        }
-        let n = r.u32()? as usize;
-        k.props.reserve(n);
-        for _ in 0..n {
-            let ty = *PROP_TYPES.get(r.u32()? as usize)?;
-            let text = r.orc()?;
-            let visible = r.ev()?;
-            let expr = r.opt()?.map(ExprId);
-            let nc = r.u32()? as usize;
-            let mut choice_list = Vec::with_capacity(nc);
-            for _ in 0..nc {
-                choice_list.push(SymId(r.u32()?));
-            }
-            let menu = MenuId(r.u32()?);
-            let file = FileId(r.u32()?);
-            let line = r.u32()?;
-            k.props.push(Property {
-                ty,
-                text,
-                visible,
-                expr,
-                choice_list,
-                menu,
-                file,
-                line,
-            });
-        }
-        let n = r.u32()? as usize;
-        k.menus.reserve(n);
-        for _ in 0..n {
-            let next = r.opt()?.map(MenuId);
-            let parent = r.opt()?.map(MenuId);
-            let list = r.opt()?.map(MenuId);
-            let sym = r.opt()?.map(SymId);
-            let prompt = r.opt()?.map(PropId);
-            let visibility = r.opt()?.map(ExprId);
-            let dep = r.opt()?.map(ExprId);
-            let help = r.orc()?;
-            let file = r.opt()?.map(FileId);
-            let line = r.u32()?;
-            let nc = r.u32()? as usize;
-            let mut choice_members = Vec::with_capacity(nc);
-            for _ in 0..nc {
-                choice_members.push(SymId(r.u32()?));
-            }
-            k.menus.push(Menu {
-                next,
-                parent,
-                list,
-                sym,
-                prompt,
-                visibility,
-                dep,
-                help,
-                file,
-                line,
-                choice_members,
             });
         }
         k.modules_sym = SymId(r.u32()?);
@@ -531,10 +499,21 @@ impl Kconfig {
         for _ in 0..n {
             order.push(SymId(r.u32()?));
         }
-        if r.p != r.d.len() || k.syms.len() < 3 || k.menus.is_empty() {
+        if r.p != r.d.len() || k.syms.len() < 3 || !k.set_hash_order(order) {
             return None;
         }
-        // Validate references so a damaged snapshot cannot index out of range.
+        k.rebuild_symbol_index();
+        k.changed = true;
+        Some(k)
+    }
+
+    /// Whether every reference is in range, so that a damaged snapshot
+    /// cannot make the engine index out of bounds.
+    fn check_references(&self) -> bool {
+        let k = self;
+        if k.menus.is_empty() {
+            return false;
+        }
         let (ns, np, nm, ne) = (
             k.syms.len() as u32,
             k.props.len() as u32,
@@ -551,7 +530,7 @@ impl Kconfig {
                 Expr::Cmp(_, a, b) | Expr::Range(a, b) => sym_ok(a) && sym_ok(b),
             };
             if !ok {
-                return None;
+                return false;
             }
         }
         for s in &k.syms {
@@ -562,7 +541,7 @@ impl Kconfig {
                 && ok_e(s.implied.expr)
                 && s.choice_link.is_none_or(|m| m.0 < nm))
             {
-                return None;
+                return false;
             }
         }
         for p in &k.props {
@@ -571,7 +550,7 @@ impl Kconfig {
                 && p.menu.0 < nm
                 && p.choice_list.iter().all(|&s| sym_ok(s)))
             {
-                return None;
+                return false;
             }
         }
         let nf = k.files.len() as u32;
@@ -587,17 +566,75 @@ impl Kconfig {
                 && m.file.is_none_or(|f| f.0 < nf)
                 && m.choice_members.iter().all(|&s| sym_ok(s)))
             {
-                return None;
+                return false;
             }
         }
-        if !sym_ok(k.modules_sym) {
-            return None;
-        }
-        if !k.set_hash_order(order) {
-            return None;
-        }
-        k.rebuild_symbol_index();
-        k.changed = true;
-        Some(k)
+        sym_ok(k.modules_sym)
     }
+}
+
+/// Decodes the properties-and-menus section.
+fn read_props_menus(d: &[u8]) -> Option<(Vec<Property>, Vec<Menu>)> {
+    let mut r = R::new(d);
+    let mut props = Vec::new();
+    let mut menus = Vec::new();
+    let n = r.u32()? as usize;
+    props.reserve(n);
+    for _ in 0..n {
+        let ty = *PROP_TYPES.get(r.u32()? as usize)?;
+        let text = r.orc()?;
+        let visible = r.ev()?;
+        let expr = r.opt()?.map(ExprId);
+        let nc = r.u32()? as usize;
+        let mut choice_list = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            choice_list.push(SymId(r.u32()?));
+        }
+        let menu = MenuId(r.u32()?);
+        let file = FileId(r.u32()?);
+        let line = r.u32()?;
+        props.push(Property {
+            ty,
+            text,
+            visible,
+            expr,
+            choice_list,
+            menu,
+            file,
+            line,
+        });
+    }
+    let n = r.u32()? as usize;
+    menus.reserve(n);
+    for _ in 0..n {
+        let next = r.opt()?.map(MenuId);
+        let parent = r.opt()?.map(MenuId);
+        let list = r.opt()?.map(MenuId);
+        let sym = r.opt()?.map(SymId);
+        let prompt = r.opt()?.map(PropId);
+        let visibility = r.opt()?.map(ExprId);
+        let dep = r.opt()?.map(ExprId);
+        let help = r.orc()?;
+        let file = r.opt()?.map(FileId);
+        let line = r.u32()?;
+        let nc = r.u32()? as usize;
+        let mut choice_members = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            choice_members.push(SymId(r.u32()?));
+        }
+        menus.push(Menu {
+            next,
+            parent,
+            list,
+            sym,
+            prompt,
+            visibility,
+            dep,
+            help,
+            file,
+            line,
+            choice_members,
+        });
+    }
+    (r.p == d.len()).then_some((props, menus))
 }

@@ -24,7 +24,7 @@
 //! the chosen member in the choice symbol's value and supports tristate
 //! choices.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::expr::Expr;
 use crate::{
@@ -493,10 +493,10 @@ impl Kconfig {
     }
 
     /// `sym_get_string_value`.
-    pub fn sym_get_string_value(&self, s: SymId) -> Rc<str> {
+    pub fn sym_get_string_value(&self, s: SymId) -> Arc<str> {
         let sym = &self.syms[s.idx()];
         match sym.ty {
-            SymType::Bool | SymType::Tristate => Rc::from(sym.curr_tri.as_str()),
+            SymType::Bool | SymType::Tristate => Arc::from(sym.curr_tri.as_str()),
             _ => sym.curr_val.clone(),
         }
     }
@@ -517,7 +517,7 @@ impl Kconfig {
         }
         self.syms[s.idx()].flags |= flags::VALID;
         let ty = self.syms[s.idx()].ty;
-        let empty: Rc<str> = match (self.dialect, ty) {
+        let empty: Arc<str> = match (self.dialect, ty) {
             (Dialect::V6_12, SymType::Int) => "0".into(),
             (Dialect::V6_12, SymType::Hex) => "0x0".into(),
             (_, SymType::Bool | SymType::Tristate) => "n".into(),
@@ -862,7 +862,7 @@ impl Kconfig {
         self.sym_calc_value(ms);
         let mut val = Tri::N;
         let ty = self.syms[s.idx()].ty;
-        let mut str_val: Rc<str> = "".into();
+        let mut str_val: Arc<str> = "".into();
         if let Some(p) = self.sym_get_default_prop(s) {
             if ty.is_tristate_like() {
                 let e = self.props[p.idx()].expr;
