@@ -324,7 +324,9 @@ fn mentions(k: &Kconfig, e: Option<ExprId>, s: SymId) -> bool {
 }
 
 /// Why the plan sets `s`: the first requested or changed option whose
-/// dependencies, prompt condition or selectors name it.
+/// dependencies or prompt condition name it, else the first whose selectors
+/// or choice name it (a selector naming `s` is a weaker reason: `s` may
+/// only be part of a term that is not the one in play).
 fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String)> {
     if s == k.modules_sym {
         let m = around
@@ -333,10 +335,7 @@ fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String
             .or(around.first())?;
         return Some((k.sym_name(*m), "MODULES=y to be a module".to_string()));
     }
-    for &t in around {
-        if t == s {
-            continue;
-        }
+    for &t in around.iter().filter(|&&t| t != s) {
         let sym = k.sym(t).clone();
         let name = k.sym_name(t);
         if mentions(k, sym.dir_dep.expr, s) {
@@ -352,6 +351,10 @@ fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String
                 return Some((name, format!("its prompt is visible if {e}")));
             }
         }
+    }
+    for &t in around.iter().filter(|&&t| t != s) {
+        let sym = k.sym(t).clone();
+        let name = k.sym_name(t);
         if mentions(k, sym.rev_dep.expr, s) {
             let e = k.expr_to_string_with_values(sym.rev_dep.expr);
             return Some((name, format!("is selected by {e}")));

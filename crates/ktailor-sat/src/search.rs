@@ -8,10 +8,12 @@
 //!    over-approximation: unsatisfiable here is a proof, and the core
 //!    (deletion-minimised) names the requests and option rules involved.
 //! 2. Minimising. Frontier options are held at their current values and
-//!    "keeps its value" literals are tried one option at a time (a minimal
-//!    correction set), then a cardinality bound asks for a plan with fewer
-//!    changed options until there is none: the plan changes the fewest
-//!    options among the opened ones.
+//!    "keeps its input" literals are tried one option at a time (a minimal
+//!    correction set), then a cardinality bound asks for a cheaper plan
+//!    until there is none (or the rounds run out). A plan's cost counts,
+//!    among the opened options other than the requested ones (whose lines
+//!    are written anyway), each user input it changes twice and each value
+//!    it changes once when the option's prompt is visible now.
 //! 3. The engine's verdict comes from the caller (`refine`): options the
 //!    model got wrong are opened, or, when they are open already, that
 //!    exact plan is excluded, and the search runs again.
@@ -124,6 +126,36 @@ impl<'k> Planner<'k> {
             inputs: FxHashMap::default(),
             stats: Stats::default(),
         }
+    }
+
+    /// The opened options whose input a plan pays for: all but the
+    /// requested ones, whose lines are written whatever the plan.
+    fn costed(&self) -> Vec<SymId> {
+        self.enc
+            .opened_syms()
+            .filter(|&s| !self.goals.iter().any(|g| g.0 == s))
+            .collect()
+    }
+
+    /// What a plan costs, as literals to count: each changed input twice
+    /// (a line written), and once each changed value of an option whose
+    /// prompt is visible now (a setting the user could see and set).
+    /// Counting those values keeps a plan from flipping one switch that
+    /// hides many prompts (EXPERT off, so their defaults apply) where
+    /// writing the few lines asked for would do; options that a plan makes
+    /// visible are free to take their defaults, as olddefconfig gives them,
+    /// so no line is written to pin them.
+    fn cost_lits(&mut self, opened: &[SymId]) -> Vec<Lit> {
+        let mut v = Vec::with_capacity(opened.len() * 3);
+        for &s in opened {
+            let input = !self.keep_input(s);
+            v.push(input);
+            v.push(input);
+            if self.enc.k.sym(s).visible != Tri::N {
+                v.push(!self.enc.keep(s));
+            }
+        }
+        v
     }
 
     /// "The user input of `s` stays": for an opened plain option, its user
@@ -242,16 +274,16 @@ impl<'k> Planner<'k> {
             self.solve(&base);
         }
         let mut snap = self.snapshot();
-        let opened: Vec<SymId> = self.enc.opened_syms().collect();
+        let opened = self.costed();
         let mut kept = self.minimal(&base, &opened, &mut snap);
+        let cost = self.cost_lits(&opened);
         for _ in 0..CARD_ROUNDS {
-            let changed = self.edited(&opened);
-            if changed.len() < 2 {
+            let now = cost.iter().filter(|&&l| self.enc.lit_true(l)).count();
+            if now == 0 {
                 break;
             }
             let g = self.enc.fresh(batsat::lbool::UNDEF);
-            let moved: Vec<Lit> = opened.iter().map(|&s| !self.keep_input(s)).collect();
-            self.enc.at_most(&moved, changed.len() - 1, g);
+            self.enc.at_most(&cost, now - 1, g);
             let mut trial = base.clone();
             trial.push(g);
             if !self.solve(&trial) {
@@ -320,8 +352,9 @@ impl<'k> Planner<'k> {
     /// The plan of the solver's current model (which `snap` records).
     fn solution(&mut self, snap: FxHashMap<SymId, Tri>) -> Solution {
         let mut sol = Solution::default();
+        let costed = self.costed();
+        sol.edits = self.edited(&costed);
         let opened: Vec<SymId> = self.enc.opened_syms().collect();
-        sol.edits = self.edited(&opened);
         for &s in &opened {
             let (from, to) = (self.enc.cur(s), snap[&s]);
             if from != to {
@@ -447,10 +480,16 @@ impl<'k> Planner<'k> {
             self.enc.clause(&c);
             base.push(g);
         }
-        let opened: Vec<SymId> = self.enc.opened_syms().collect();
+        let opened = self.costed();
+        let bound = 2 * sol.edits.len()
+            + opened
+                .iter()
+                .filter(|&&s| self.enc.k.sym(s).visible != Tri::N)
+                .filter(|&&s| sol.value(s).is_some_and(|v| v != self.enc.cur(s)))
+                .count();
+        let cost = self.cost_lits(&opened);
         let g = self.enc.fresh(batsat::lbool::UNDEF);
-        let moved: Vec<Lit> = opened.iter().map(|&s| !self.keep_input(s)).collect();
-        self.enc.at_most(&moved, sol.edits.len(), g);
+        self.enc.at_most(&cost, bound, g);
         base.push(g);
         if !self.solve(&base) {
             return None;
