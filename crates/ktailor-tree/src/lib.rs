@@ -88,13 +88,24 @@ impl Target {
                     None => {
                         let arch = tree.tree.srcarch.clone().ok_or("this tree has no arch: give a defconfig FILE")?;
                         let name = tree.getenv("KBUILD_DEFCONFIG").unwrap_or_else(|| "defconfig".into());
-                        format!("arch/{arch}/configs/{name}")
+                        let f = format!("arch/{arch}/configs/{name}");
+                        // Without that file, make runs the target of that
+                        // name instead: an arch Makefile rule.
+                        if !tree.tree.srctree.join(&f).is_file() {
+                            if let Some(e) = arch_rule(tree, &arch, &name) {
+                                return Err(e);
+                            }
+                        }
+                        f
                     }
                 };
                 return Ok(Target::Mode(Mode::Defconfig, Some(f)));
             }
             t if t.ends_with("_defconfig") => {
                 let arch = tree.tree.srcarch.clone().unwrap_or_default();
+                if let Some(e) = arch_rule(tree, &arch, t) {
+                    return Err(e);
+                }
                 return Ok(Target::Mode(Mode::Defconfig, Some(format!("arch/{arch}/configs/{t}"))));
             }
             t if t.ends_with(".config") => return Ok(Target::Fragment(t.to_string())),
@@ -106,6 +117,38 @@ impl Target {
         };
         Ok(Target::Mode(mode, None))
     }
+}
+
+/// An explicit rule for `name` in the arch Makefile: make runs it (merging
+/// fragments, or running other targets) in place of conf's
+/// `NAME_defconfig`, even when a file of that name exists. ktailor runs
+/// conf's targets, not arch Makefile rules, so such a target is refused
+/// with where the rule is, rather than answered differently from make.
+fn arch_rule(tree: &OpenTree, arch: &str, name: &str) -> Option<String> {
+    let rel = format!("arch/{arch}/Makefile");
+    let text = std::fs::read_to_string(tree.tree.srctree.join(&rel)).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| {
+        l.strip_prefix(name)
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix(':'))
+            .is_some_and(|r| !r.starts_with('='))
+    })?;
+    let prereqs = lines[at].split_once(':').map_or("", |x| x.1).trim();
+    let recipe: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|l| l.starts_with('\t'))
+        .map(|l| l.trim())
+        .collect();
+    let what = match (prereqs.is_empty(), recipe.first()) {
+        (false, _) => format!("it makes {prereqs}"),
+        (true, Some(r)) => format!("`{r}`"),
+        (true, None) => "an empty rule".to_string(),
+    };
+    Some(format!(
+        "{rel}:{}: `{name}` is a rule of the arch Makefile ({what}), not conf's defconfig of a file; ktailor runs conf's targets, not arch Makefile rules\n\nhint: run `make ARCH={arch} {name}`, or give the pieces to ktailor (`defconfig FILE`, then `NAME.config` fragments)",
+        at + 1
+    ))
 }
 
 /// What running a target produced.

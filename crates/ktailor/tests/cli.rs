@@ -215,3 +215,73 @@ fn generate_rejects_a_spec_with_an_unknown_key_at_its_location() {
     assert!(o.stderr.contains("s.toml:3:1"), "{}", o.stderr);
     assert!(!t.path().join("out").exists());
 }
+
+fn kernel_tree(version: &str) -> std::path::PathBuf {
+    let trees = match std::env::var_os("KTAILOR_TREES") {
+        Some(t) => std::path::PathBuf::from(t),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+            .join(".cache/ktailor/trees"),
+    };
+    let t = trees.join(format!("linux-source-{version}"));
+    assert!(
+        t.join("Makefile").is_file(),
+        "{} is missing: run scripts/setup-trees.sh",
+        t.display()
+    );
+    t
+}
+
+/// `make ARCH=riscv rv32_defconfig` on 6.1 runs the arch Makefile's rule
+/// (defconfig plus 32-bit.config) although arch/riscv/configs/rv32_defconfig
+/// exists; powerpc's default defconfig is such a rule too. ktailor refuses
+/// them (pointing at the rule) instead of giving a different answer.
+#[test]
+#[ignore = "needs the kernel trees from scripts/setup-trees.sh"]
+fn arch_makefile_defconfig_rules_are_refused_not_answered_differently() {
+    let t = Tmp::new("archrule");
+    // An absolute object tree: a relative O= is taken from the source tree.
+    let obj = t.path().to_string_lossy().into_owned();
+    std::fs::write(t.path().join(".config"), "CONFIG_X=y\n").expect("write");
+    let cases = [
+        ("6.1", "riscv", "rv32_defconfig", "arch/riscv/Makefile:187: `rv32_defconfig` is a rule of the arch Makefile (`$(Q)$(MAKE) -f $(srctree)/Makefile defconfig 32-bit.config`)"),
+        ("6.12", "powerpc", "defconfig", "arch/powerpc/Makefile:241: `ppc64le_defconfig` is a rule of the arch Makefile (`$(call merge_into_defconfig,ppc64_defconfig,le)`)"),
+    ];
+    for (v, arch, target, want) in cases {
+        let src = kernel_tree(v);
+        let o = ktailor(
+            t.path(),
+            &[
+                "kconfig",
+                target,
+                "-C",
+                &src.to_string_lossy(),
+                "-O",
+                &obj,
+                "--arch",
+                arch,
+            ],
+            &[],
+        );
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert!(o.stderr.contains(want), "{}", o.stderr);
+        assert_eq!(t.read(".config"), "CONFIG_X=y\n");
+    }
+    // A plain defconfig file of the same arch is conf's target as before.
+    let src = kernel_tree("6.1");
+    let o = ktailor(
+        t.path(),
+        &[
+            "kconfig",
+            "nommu_virt_defconfig",
+            "-C",
+            &src.to_string_lossy(),
+            "-O",
+            &obj,
+            "--arch",
+            "riscv",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(t.read(".config").contains("CONFIG_RISCV=y"));
+}
