@@ -22,6 +22,8 @@ use std::collections::BTreeSet;
 use ktailor_kconfig::expr::Expr;
 use ktailor_kconfig::{ExprId, Kconfig, PropType, SymId, Tri};
 
+use crate::explain::or_terms;
+
 /// An option put back, and for whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PutBack {
@@ -61,16 +63,6 @@ fn symbols(k: &Kconfig, e: Option<ExprId>, out: &mut Vec<SymId>) {
                 }
             }
         }
-    }
-}
-
-fn or_terms(k: &Kconfig, e: Option<ExprId>, out: &mut Vec<ExprId>) {
-    let Some(e) = e else { return };
-    if let Expr::Or(a, b) = k.exprs.get(e) {
-        or_terms(k, Some(a), out);
-        or_terms(k, Some(b), out);
-    } else {
-        out.push(e);
     }
 }
 
