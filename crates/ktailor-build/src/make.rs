@@ -111,6 +111,71 @@ pub fn first_error(log: &str) -> Option<String> {
     Some(lines[from..to].join("\n"))
 }
 
+/// The compressors a configuration makes the build run: the kernel
+/// image's (`KERNEL_*`) and the built-in initramfs's
+/// (`INITRAMFS_COMPRESSION_*`), as (option, make variable) pairs.
+const COMPRESSORS: &[(&str, &str)] = &[
+    ("KERNEL_BZIP2", "KBZIP2"),
+    ("KERNEL_LZMA", "LZMA"),
+    ("KERNEL_XZ", "XZ"),
+    ("KERNEL_LZO", "LZOP"),
+    ("KERNEL_LZ4", "LZ4"),
+    ("KERNEL_ZSTD", "ZSTD"),
+    ("INITRAMFS_COMPRESSION_BZIP2", "KBZIP2"),
+    ("INITRAMFS_COMPRESSION_LZMA", "LZMA"),
+    ("INITRAMFS_COMPRESSION_XZ", "XZ"),
+    ("INITRAMFS_COMPRESSION_LZO", "LZOP"),
+    ("INITRAMFS_COMPRESSION_LZ4", "LZ4"),
+    ("INITRAMFS_COMPRESSION_ZSTD", "ZSTD"),
+];
+
+/// The compressor programs `config` needs that are not on `path` (a
+/// `PATH` value), as (option, program) pairs. The program is what the
+/// tree's top Makefile assigns to the make variable (`ZSTD = zstd`,
+/// `LZ4 = lz4c` on older trees), unless the job sets the variable itself.
+/// Found before make starts, so a long build does not fail at its last
+/// step for want of a program.
+pub fn missing_compressors(
+    config: &str,
+    top_makefile: &str,
+    make_vars: &[(String, String)],
+    path: &std::ffi::OsStr,
+) -> Vec<(String, String)> {
+    let program = |var: &str| -> Option<String> {
+        if let Some((_, v)) = make_vars.iter().find(|(k, _)| k == var) {
+            return v.split_whitespace().next().map(str::to_string);
+        }
+        top_makefile.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            let k = k.trim_end_matches([' ', '\t', ':', '?']);
+            (k == var).then(|| v.split_whitespace().next().map(str::to_string))?
+        })
+    };
+    let on_path = |prog: &str| {
+        if prog.contains('/') {
+            return Path::new(prog).is_file();
+        }
+        std::env::split_paths(path).any(|d| d.join(prog).is_file())
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (opt, var) in COMPRESSORS {
+        let set = config.lines().any(|l| {
+            l.strip_prefix("CONFIG_")
+                .and_then(|l| l.strip_prefix(opt))
+                .is_some_and(|rest| rest == "=y")
+        });
+        if !set {
+            continue;
+        }
+        if let Some(prog) = program(var) {
+            if !on_path(&prog) && !out.iter().any(|(_, p)| *p == prog) {
+                out.push((opt.to_string(), prog));
+            }
+        }
+    }
+    out
+}
+
 fn make_command(job: &MakeJob) -> Command {
     // make -C changes directory before it reads O=, so a relative object
     // tree would land inside the source tree.
@@ -137,6 +202,15 @@ fn make_command(job: &MakeJob) -> Command {
     c
 }
 
+/// The Debian package that ships a compressor program.
+fn debian_package(prog: &str) -> &str {
+    match prog.rsplit('/').next().unwrap_or(prog) {
+        "xz" | "lzma" => "xz-utils",
+        "lz4" | "lz4c" => "lz4",
+        p => p,
+    }
+}
+
 /// Runs the build, calling `progress` for every command line make prints.
 /// On failure the error carries the first `error:` line with context and
 /// the path of the full log.
@@ -149,6 +223,23 @@ pub fn build(
             "{} is not a kernel source tree (no Makefile)",
             job.srctree.display()
         )));
+    }
+    if let Some(config) = &job.expected_config {
+        let top = std::fs::read_to_string(job.srctree.join("Makefile")).unwrap_or_default();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let config = String::from_utf8_lossy(config);
+        if let Some((opt, prog)) = missing_compressors(&config, &top, &job.make_vars, &path)
+            .into_iter()
+            .next()
+        {
+            return Err(err(format!(
+                "CONFIG_{opt}=y: the build compresses with `{prog}`, which is not installed (not on PATH)"
+            ))
+            .with_hint(format!(
+                "install {prog} (Debian: apt-get install {}), or choose another compression in the spec",
+                debian_package(&prog)
+            )));
+        }
     }
     std::fs::create_dir_all(&job.objtree)
         .map_err(|e| err(format!("cannot create {}: {e}", job.objtree.display())))?;
@@ -340,6 +431,28 @@ mod tests {
         assert!(!is_command_line("  CC"));
         assert!(!is_command_line("kernel/fork.c:12: error: x"));
         assert!(!is_command_line("  cc      lower"));
+    }
+
+    #[test]
+    fn compressors_the_config_needs_are_found_before_make_runs() {
+        let dir = std::env::temp_dir().join(format!("ktailor-compressors-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("xz"), "").expect("write");
+        let path = std::env::join_paths([&dir]).expect("PATH");
+        let top = "KGZIP\t\t= gzip\nXZ\t\t= xz\nZSTD\t\t= zstd\nLZ4\t\t= lz4c\n";
+        let cfg = "CONFIG_KERNEL_ZSTD=y\nCONFIG_INITRAMFS_COMPRESSION_XZ=y\n# CONFIG_KERNEL_LZ4 is not set\nCONFIG_KERNEL_ZSTDX=y\n";
+        assert_eq!(
+            missing_compressors(cfg, top, &[], &path),
+            vec![("KERNEL_ZSTD".to_string(), "zstd".to_string())]
+        );
+        // A make variable on the command line names the program instead.
+        let vars = [("ZSTD".to_string(), format!("{}/xz --flag", dir.display()))];
+        assert!(missing_compressors(cfg, top, &vars, &path).is_empty());
+        // gzip is not checked (every build host has it), nor unset options.
+        assert!(missing_compressors("CONFIG_KERNEL_GZIP=y\n", top, &[], &path).is_empty());
+        let lz4 = "CONFIG_KERNEL_LZ4=y\n";
+        assert_eq!(missing_compressors(lz4, top, &[], &path)[0].1, "lz4c");
+        std::fs::remove_dir_all(&dir).expect("remove temp dir");
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //!   kernel without ATA drivers, so the virtio disk stays `vda`), the
 //!   firmware's variable store is a fresh copy of OVMF's template with a
 //!   boot entry for that file whose load options carry the per-boot
-//!   command line (see `ovmf`), and the NIC has no option ROM (the
-//!   firmware would otherwise load iPXE, which only slows it down).
+//!   command line (see `ovmf`).
+//!
+//! Either way the NIC has no option ROM (the firmware would otherwise load
+//! iPXE, which only slows the boot down).
 //!
 //! Acceleration: KVM only when a short probe boot reaches init within a
 //! few seconds (on some hosts /dev/kvm exists but guests hang); otherwise
@@ -311,15 +313,14 @@ fn qemu_args(job: &BootJob, accel: &str, cmdline: &str) -> Vec<String> {
             qemu_path(&d.join("share"))
         ),
     ]);
-    match job.target {
-        Target::Direct { .. } => a.extend(["-nic".into(), "user,model=virtio-net-pci".into()]),
-        Target::Efi { .. } => a.extend([
-            "-netdev".into(),
-            "user,id=net0".into(),
-            "-device".into(),
-            "virtio-net-pci,netdev=net0,romfile=".into(),
-        ]),
-    }
+    // No option ROM on the NIC: the firmware would load iPXE, which only
+    // slows the boot down (direct boot never network-boots either).
+    a.extend([
+        "-netdev".into(),
+        "user,id=net0".into(),
+        "-device".into(),
+        "virtio-net-pci,netdev=net0,romfile=".into(),
+    ]);
     a
 }
 

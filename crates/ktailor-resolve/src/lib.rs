@@ -103,7 +103,9 @@ fn holds_in(k: &mut Kconfig, name: &str, w: &Want) -> bool {
 /// requests, so a request wins) and returns the settled tree; called with
 /// no assignments it gives the current configuration. Returns the plan and
 /// the last evaluated tree. `required[i]` says whether request `i` must
-/// hold; optional requests are applied but nothing else changes for them.
+/// hold. Optional requests are applied but nothing else changes to make
+/// them hold; a plan does keep those that hold with the requests alone
+/// (it may not break them to save a line), unless no plan can.
 pub fn resolve(
     requests: &[(String, Want)],
     required: &[bool],
@@ -126,12 +128,44 @@ pub fn resolve_with(
     evaluate: &mut Evaluate<'_>,
     opts: &Options,
 ) -> Option<(Plan, Kconfig)> {
-    let mut plan = Plan::default();
     let must: Vec<usize> = (0..requests.len())
         .filter(|&i| required.get(i).copied().unwrap_or(true))
         .collect();
+    if must.len() < requests.len() {
+        if let Some(mut alone) = evaluate(requests) {
+            let mut kept = must.clone();
+            kept.extend(
+                (0..requests.len())
+                    .filter(|i| !must.contains(i))
+                    .filter(|&i| holds_in(&mut alone, &requests[i].0, &requests[i].1)),
+            );
+            if kept.len() > must.len() {
+                kept.sort_unstable();
+                let (found, mut plan, k) = resolve_goals(base, requests, &kept, evaluate, opts)?;
+                plan.rounds += 1;
+                if found {
+                    return Some((plan, k));
+                }
+            }
+        }
+    }
+    let (_, plan, k) = resolve_goals(base, requests, &must, evaluate, opts)?;
+    Some((plan, k))
+}
+
+/// `resolve_with` for the requests `must` (indices into `requests`):
+/// whether a confirmed plan was found, the plan (or the conflict), the
+/// last evaluated tree.
+fn resolve_goals(
+    base: &mut Kconfig,
+    requests: &[(String, Want)],
+    must: &[usize],
+    evaluate: &mut Evaluate<'_>,
+    opts: &Options,
+) -> Option<(bool, Plan, Kconfig)> {
+    let mut plan = Plan::default();
     let mut goals = Vec::new();
-    for &i in &must {
+    for &i in must {
         let (name, w) = &requests[i];
         let Some(s) = base.find(name) else { continue };
         let g = match w {
@@ -157,14 +191,14 @@ pub fn resolve_with(
         let (found, k) = search(
             &mut planner,
             requests,
-            &must,
+            must,
             evaluate,
             opts,
             &mut plan,
             syms,
         )?;
         if found || !strict {
-            return Some((plan, k));
+            return Some((found, plan, k));
         }
         strict = false;
         plan.conflicts.clear();
@@ -334,6 +368,21 @@ fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String
             .find(|&&t| k.sym(t).ty == SymType::Tristate)
             .or(around.first())?;
         return Some((k.sym_name(*m), "MODULES=y to be a module".to_string()));
+    }
+    if let Some(choice) = k.sym_get_choice_menu(s) {
+        let other = around
+            .iter()
+            .find(|&&t| t != s && k.sym_get_choice_menu(t) == Some(choice));
+        if let Some(&t) = other {
+            let prompt = k.menus[choice.idx()]
+                .prompt
+                .and_then(|p| k.prop(p).text.as_deref().map(str::to_string))
+                .unwrap_or_default();
+            return Some((
+                k.sym_name(t),
+                format!("is a member of the same choice \"{prompt}\""),
+            ));
+        }
     }
     for &t in around.iter().filter(|&&t| t != s) {
         let sym = k.sym(t).clone();

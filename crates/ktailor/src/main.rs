@@ -123,7 +123,28 @@ enum Cmd {
     Inspect(build_cmd::InspectArgs),
 }
 
+/// A reader that went away (`ktailor inspect IMAGE | head`) ends the
+/// process quietly with the status a shell reports for SIGPIPE (128 + 13),
+/// as C tools do, instead of a panic message. Rust ignores SIGPIPE, so the
+/// closed pipe surfaces as a failed `println!`.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     // Kconfig evaluation recurses along dependency chains; give it room.
     let child = std::thread::Builder::new()

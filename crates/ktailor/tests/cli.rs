@@ -285,3 +285,29 @@ fn arch_makefile_defconfig_rules_are_refused_not_answered_differently() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(t.read(".config").contains("CONFIG_RISCV=y"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // `ktailor diff A B | head`: far more output than a pipe buffers, and
+    // the reader closes its end at once.
+    let t = Tmp::new("pipe");
+    let lines = |v: &str| -> String {
+        (0..20000)
+            .map(|i| format!("CONFIG_OPTION_{i}={v}\n"))
+            .collect()
+    };
+    t.write("a", &lines("y"));
+    t.write("b", &lines("m"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ktailor"))
+        .current_dir(t.path())
+        .args(["diff", "a", "b"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ktailor");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    assert_eq!(out.status.code(), Some(141), "stderr: {stderr}");
+}

@@ -271,3 +271,75 @@ fn upgrade_with_a_spec_names_requests_that_vanished_or_no_longer_hold() {
     assert!(!obj.join(".config").exists(), "--dry-run writes nothing");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small tree where hiding EXPERT would be the cheapest way to WANT
+/// (one changed input instead of three), but it would also flip SHOWN,
+/// which an optional request keeps off.
+const OPTIONAL_TREE: &str = r#"mainmenu "Test"
+config EXPERT
+	bool "expert"
+config SHOWN
+	bool "shown" if EXPERT
+	default y
+config WANT
+	bool "want"
+	depends on INPUT && BLOCK && SHMEM
+config INPUT
+	bool "input" if EXPERT
+	default y
+config BLOCK
+	bool "block" if EXPERT
+	default y
+config SHMEM
+	bool "shmem" if EXPERT
+	default y
+"#;
+
+#[test]
+fn a_plan_keeps_optional_requests_that_hold_with_the_requests_alone() {
+    let dir = tmpdir("optional");
+    std::fs::write(dir.join("Makefile"), "VERSION = 6\nPATCHLEVEL = 12\n").expect("write");
+    std::fs::write(dir.join("Kconfig"), OPTIONAL_TREE).expect("write");
+    std::fs::write(
+        dir.join("base.config"),
+        "CONFIG_EXPERT=y\n# CONFIG_SHOWN is not set\n# CONFIG_INPUT is not set\n# CONFIG_BLOCK is not set\n# CONFIG_SHMEM is not set\n",
+    )
+    .expect("write");
+    let spec = |set: &str| {
+        format!(
+            "[kernel.k]\nsource = \"{0}\"\narch = \"x86_64\"\nbase = \"{0}/base.config\"\nset = {{ {set} }}\n",
+            dir.display()
+        )
+    };
+    let generate = |text: String| {
+        let path = dir.join("spec.toml");
+        std::fs::write(&path, text).expect("write");
+        let out = dir.join("out");
+        let (code, stdout, err) = ktailor(&[
+            "generate",
+            path.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ]);
+        assert_eq!(code, 0, "{stdout}{err}");
+        std::fs::read_to_string(out.join("k/.config")).expect("config")
+    };
+    // Alone, WANT is cheapest with EXPERT off (SHOWN follows its default).
+    let config = generate(spec("WANT = \"y\""));
+    assert!(config.contains("# CONFIG_EXPERT is not set"), "{config}");
+    // SHOWN=n holds with the requests alone, so the plan may not break it.
+    let config = generate(spec(
+        "WANT = \"y\", SHOWN = { value = \"n\", optional = true }",
+    ));
+    for line in [
+        "CONFIG_EXPERT=y",
+        "# CONFIG_SHOWN is not set",
+        "CONFIG_WANT=y",
+        "CONFIG_INPUT=y",
+        "CONFIG_BLOCK=y",
+        "CONFIG_SHMEM=y",
+    ] {
+        assert!(config.lines().any(|l| l == line), "{line} in\n{config}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
