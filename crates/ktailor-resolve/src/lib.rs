@@ -65,6 +65,29 @@ pub fn request_holds(actual: &str, w: &Want) -> bool {
     }
 }
 
+/// The `.config` line that gives option `name` the value `w`.
+pub fn config_line(name: &str, w: &Want) -> String {
+    match w {
+        Want::Tri(Tri::N) => format!("# CONFIG_{name} is not set"),
+        Want::Tri(t) => format!("CONFIG_{name}={}", t.as_str()),
+        Want::Text(t) => format!("CONFIG_{name}={t}"),
+    }
+}
+
+/// `base` with a line for each assignment appended; conf reads the lines
+/// in order, so a later one wins over an earlier one and over `base`.
+pub fn config_with(base: &[u8], all: &[(String, Want)]) -> Vec<u8> {
+    let mut input = base.to_vec();
+    if !input.is_empty() && !input.ends_with(b"\n") {
+        input.push(b'\n');
+    }
+    for (n, w) in all {
+        input.extend_from_slice(config_line(n, w).as_bytes());
+        input.push(b'\n');
+    }
+    input
+}
+
 /// Builds and settles a configuration from assignments (the judge).
 pub type Evaluate<'a> = dyn FnMut(&[(String, Want)]) -> Option<Kconfig> + 'a;
 
