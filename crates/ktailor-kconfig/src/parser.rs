@@ -973,7 +973,7 @@ impl<'a, 'p> Parser<'a, 'p> {
         self.last_entry = Link::NextOf(id);
         self.current_entry = id;
         if let Some(s) = sym {
-            self.k.sym_mut(s).menus.push(id);
+            Arc::make_mut(&mut self.k.sym_mut(s).menus).push(id);
         }
     }
 
@@ -1082,7 +1082,7 @@ pub(crate) fn new_prop(
         line,
     });
     if let Some(s) = k.menus[menu.idx()].sym {
-        k.sym_mut(s).props.push(id);
+        Arc::make_mut(&mut k.sym_mut(s).props).push(id);
     }
     id
 }

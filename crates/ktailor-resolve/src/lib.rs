@@ -365,7 +365,7 @@ fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String
             let e = k.expr_to_string_with_values(sym.dir_dep.expr);
             return Some((name, format!("depends on {e}")));
         }
-        for &p in &sym.props {
+        for &p in sym.props.iter() {
             let prop = k.prop(p);
             if matches!(prop.ty, PropType::Prompt | PropType::Menu)
                 && mentions(k, prop.visible.expr, s)
