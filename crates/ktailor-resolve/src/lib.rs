@@ -168,6 +168,9 @@ pub fn resolve_with(
     let syms = base.syms.len();
     // A request for m asks for m first; y also meets it when m cannot hold.
     let mut strict = goals.iter().any(|g| g.1 == Goal::M);
+    // The requests alone, evaluated for a conflict of the strict search:
+    // the same input for the next search's conflict, so not evaluated twice.
+    let mut requests_alone: Option<Kconfig> = None;
     loop {
         let now: Vec<(SymId, Goal)> = goals
             .iter()
@@ -185,9 +188,13 @@ pub fn resolve_with(
             opts,
             &mut plan,
             syms,
+            &mut requests_alone,
         )?;
         if found || !strict {
-            return Some((plan, k));
+            return Some((plan, k.kconfig));
+        }
+        if k.of_requests {
+            requests_alone = Some(k.kconfig);
         }
         strict = false;
         plan.conflicts.clear();
@@ -195,10 +202,19 @@ pub fn resolve_with(
     }
 }
 
+/// An evaluated tree a search hands back.
+struct Settled {
+    kconfig: Kconfig,
+    /// It is the requests alone, evaluated (for a conflict).
+    of_requests: bool,
+}
+
 /// One search with the engine as the judge: true when a confirmed plan is
 /// in `plan`; false with the conflict, or the note that no plan was
 /// confirmed, in `plan.conflicts`. Also returns the last evaluated tree
-/// (the requests alone when nothing was evaluated).
+/// (the requests alone when nothing was evaluated). `requests_alone` is
+/// that evaluation when an earlier search made it.
+#[allow(clippy::too_many_arguments)] // one call site; the loop's state
 fn search(
     planner: &mut Planner<'_>,
     requests: &[(String, Want)],
@@ -207,7 +223,29 @@ fn search(
     opts: &Options,
     plan: &mut Plan,
     syms: usize,
-) -> Option<(bool, Kconfig)> {
+    requests_alone: &mut Option<Kconfig>,
+) -> Option<(bool, Settled)> {
+    let alone = |requests_alone: &mut Option<Kconfig>,
+                 evaluate: &mut Evaluate<'_>,
+                 plan: &mut Plan|
+     -> Option<Settled> {
+        let kconfig = match requests_alone.take() {
+            Some(k) => k,
+            None => {
+                let k = evaluate(requests)?;
+                plan.rounds += 1;
+                k
+            }
+        };
+        Some(Settled {
+            kconfig,
+            of_requests: true,
+        })
+    };
+    let done = |kconfig: Kconfig| Settled {
+        kconfig,
+        of_requests: false,
+    };
     let goal_req: Vec<usize> = must
         .iter()
         .copied()
@@ -220,9 +258,7 @@ fn search(
             Outcome::Impossible(c) | Outcome::Unproven(c) => {
                 plan.proven = c.frozen.is_empty();
                 plan.conflicts = render_conflict(planner, &c, requests, &goal_req);
-                let k = evaluate(requests)?;
-                plan.rounds += 1;
-                return Some((false, k));
+                return Some((false, alone(requests_alone, evaluate, plan)?));
             }
         };
         let all = with_requests(planner.enc.k, &sol, requests);
@@ -243,7 +279,7 @@ fn search(
                 k = evaluate(&all)?;
                 plan.rounds += 1;
             }
-            return Some((true, k));
+            return Some((true, done(k)));
         }
         last = Some(k);
         let Some(k) = last.as_mut().filter(|k| k.syms.len() == syms) else {
@@ -262,8 +298,17 @@ fn search(
         plan.rounds
     ));
     let k = match last {
-        Some(k) => k,
-        None => evaluate(requests)?,
+        Some(k) => done(k),
+        None => match requests_alone.take() {
+            Some(kconfig) => Settled {
+                kconfig,
+                of_requests: true,
+            },
+            None => Settled {
+                kconfig: evaluate(requests)?,
+                of_requests: true,
+            },
+        },
     };
     Some((false, k))
 }
