@@ -90,6 +90,23 @@ enum DefMode {
 impl Kconfig {
     /// Runs `mode` on this tree (conf.c's `main` after `conf_parse`).
     pub fn run(&mut self, input: RunInput) -> Result<RunOutput, RunError> {
+        let mode = input.mode.clone();
+        let data = input.data.clone();
+        let mut out = self.settle(input)?;
+        match mode {
+            Mode::SaveDefconfig => out.defconfig = Some(self.conf_write_defconfig_bytes(&data)),
+            Mode::ListNewconfig | Mode::HelpNewconfig => {}
+            _ => out.config = Some(self.conf_write_bytes(&data)),
+        }
+        Ok(out)
+    }
+
+    /// What [`Kconfig::run`] does before it writes anything: the values
+    /// are settled as conf leaves them, and the output files (`config`,
+    /// `defconfig`) are not rendered; [`Kconfig::conf_write_bytes`] renders
+    /// the configuration afterwards, for a caller that needs only some
+    /// runs' text (a search that evaluates many candidates).
+    pub fn settle(&mut self, input: RunInput) -> Result<RunOutput, RunError> {
         let RunInput {
             mode,
             open,
@@ -227,11 +244,6 @@ impl Kconfig {
             return Err(RunError {
                 message: "unmet dependencies are errors (KCONFIG_WERROR)".into(),
             });
-        }
-        match mode {
-            Mode::SaveDefconfig => out.defconfig = Some(self.conf_write_defconfig_bytes(&data)),
-            Mode::ListNewconfig | Mode::HelpNewconfig => {}
-            _ => out.config = Some(self.conf_write_bytes(&data)),
         }
         Ok(out)
     }

@@ -133,7 +133,7 @@ impl Kconfig {
                 sym_name = &rest[..eq];
                 val = &rest[eq + 1..];
             }
-            let sname = String::from_utf8_lossy(sym_name).into_owned();
+            let sname = String::from_utf8_lossy(sym_name);
             let Some(sym) = self.find(&sname) else {
                 if def != S_DEF_AUTO {
                     if opts.warn_unknown {
@@ -216,7 +216,6 @@ impl Kconfig {
         line: u32,
     ) -> bool {
         let ty = self.syms[s.idx()].ty;
-        let name = self.sym_name(s);
         match ty {
             SymType::Bool | SymType::Tristate => {
                 let t = match p.first() {
@@ -238,7 +237,7 @@ impl Kconfig {
                             self.conf_warning(
                                 file,
                                 line,
-                                format!("symbol value '{v}' invalid for {name}"),
+                                format!("symbol value '{v}' invalid for {}", self.sym_name(s)),
                             );
                         }
                         false
@@ -289,7 +288,7 @@ impl Kconfig {
                         self.conf_warning(
                             file,
                             line,
-                            format!("symbol value '{v}' invalid for {name}"),
+                            format!("symbol value '{v}' invalid for {}", self.sym_name(s)),
                         );
                     }
                     false

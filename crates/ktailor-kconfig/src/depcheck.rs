@@ -122,7 +122,7 @@ impl Kconfig {
             if r.is_some() {
                 break 'out;
             }
-            for p in self.syms[s.idx()].props.clone() {
+            for &p in self.syms[s.idx()].props.clone().iter() {
                 let ty = self.props[p.idx()].ty;
                 if ty == PropType::Select || ty == PropType::Imply {
                     continue;

@@ -87,7 +87,7 @@ impl Kconfig {
 
     fn get_symbol_props_str(&mut self, r: &mut String, s: SymId, ty: PropType, prefix: &str) {
         let mut hit = false;
-        for p in self.syms[s.idx()].props.clone() {
+        for &p in self.syms[s.idx()].props.clone().iter() {
             if self.props[p.idx()].ty != ty {
                 continue;
             }
@@ -151,7 +151,7 @@ impl Kconfig {
             }
         }
         let menus = self.syms[s.idx()].menus.clone();
-        for &m in &menus {
+        for &m in menus.iter() {
             if let Some(p) = self.menus[m.idx()].prompt {
                 let mm = &self.menus[m.idx()];
                 r.push_str(&format!(
@@ -162,7 +162,7 @@ impl Kconfig {
                 self.get_prompt_str(r, p);
             }
         }
-        for &m in &menus {
+        for &m in menus.iter() {
             if self.menus[m.idx()].prompt.is_none() {
                 let mm = &self.menus[m.idx()];
                 r.push_str(&format!(

@@ -164,8 +164,10 @@ pub struct Symbol {
     pub def: [DefValue; 2],
     pub visible: Tri,
     pub flags: u32,
-    pub props: Vec<PropId>,
-    pub menus: Vec<MenuId>,
+    /// Its properties and menu entries. Fixed once parsed, so shared
+    /// between copies of a tree (a copy per evaluation stays cheap).
+    pub props: Arc<Vec<PropId>>,
+    pub menus: Arc<Vec<MenuId>>,
     pub dir_dep: ExprValue,
     pub rev_dep: ExprValue,
     pub implied: ExprValue,
@@ -489,8 +491,8 @@ impl Symbol {
             def: [DefValue::default(), DefValue::default()],
             visible: Tri::N,
             flags: 0,
-            props: Vec::new(),
-            menus: Vec::new(),
+            props: Default::default(),
+            menus: Default::default(),
             dir_dep: ExprValue::default(),
             rev_dep: ExprValue::default(),
             implied: ExprValue::default(),

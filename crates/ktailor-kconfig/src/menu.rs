@@ -104,7 +104,7 @@ impl Kconfig {
             let basedep = self.propagate(parentdep, d);
             self.menus[menu.idx()].dep = basedep;
             let props: Vec<crate::PropId> = match self.menus[menu.idx()].sym {
-                Some(s) => self.syms[s.idx()].props.clone(),
+                Some(s) => self.syms[s.idx()].props.to_vec(),
                 None => self.menus[menu.idx()].prompt.into_iter().collect(),
             };
             for p in props {
@@ -307,7 +307,7 @@ impl Kconfig {
                             let base = self.exprs.cmp(crate::CmpOp::Eq, ch, SymId::YES);
                             let d = self.menus[m.idx()].dep;
                             self.menus[m.idx()].dep = self.exprs.and(Some(base), d);
-                            for p in self.syms[ms.idx()].props.clone() {
+                            for &p in self.syms[ms.idx()].props.clone().iter() {
                                 if self.props[p.idx()].menu != m {
                                     continue;
                                 }

@@ -45,7 +45,14 @@ fn file_identity(p: &Path) -> Option<String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    Some(format!("{}:{}:{}", p.display(), md.len(), mtime))
+    // PATH:SIZE:MTIME_NS, built without the formatting machinery: a warm
+    // load checks every sourced file this way.
+    let mut id = p.to_string_lossy().into_owned();
+    id.push(':');
+    id.push_str(&md.len().to_string());
+    id.push(':');
+    id.push_str(&mtime.to_string());
+    Some(id)
 }
 
 /// Loads files from the file system relative to a working directory, then
@@ -973,7 +980,7 @@ impl<'a, 'p> Parser<'a, 'p> {
         self.last_entry = Link::NextOf(id);
         self.current_entry = id;
         if let Some(s) = sym {
-            self.k.sym_mut(s).menus.push(id);
+            Arc::make_mut(&mut self.k.sym_mut(s).menus).push(id);
         }
     }
 
@@ -1082,7 +1089,7 @@ pub(crate) fn new_prop(
         line,
     });
     if let Some(s) = k.menus[menu.idx()].sym {
-        k.sym_mut(s).props.push(id);
+        Arc::make_mut(&mut k.sym_mut(s).props).push(id);
     }
     id
 }

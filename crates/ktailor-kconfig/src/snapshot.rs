@@ -253,11 +253,11 @@ impl Kconfig {
             w.tri(s.visible);
             w.u32(s.flags);
             w.u32(s.props.len() as u32);
-            for p in &s.props {
+            for p in s.props.iter() {
                 w.u32(p.0);
             }
             w.u32(s.menus.len() as u32);
-            for m in &s.menus {
+            for m in s.menus.iter() {
                 w.u32(m.0);
             }
             w.ev(&s.dir_dep);
@@ -312,7 +312,7 @@ impl Kconfig {
 
     fn write_props_menus(&self, w: &mut W) {
         w.u32(self.props.len() as u32);
-        for p in &self.props {
+        for p in self.props.iter() {
             w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
             w.ostr(p.text.as_deref());
             w.ev(&p.visible);
@@ -326,7 +326,7 @@ impl Kconfig {
             w.u32(p.line);
         }
         w.u32(self.menus.len() as u32);
-        for m in &self.menus {
+        for m in self.menus.iter() {
             w.opt(m.next.map(|x| x.0));
             w.opt(m.parent.map(|x| x.0));
             w.opt(m.list.map(|x| x.0));
@@ -432,8 +432,8 @@ impl Kconfig {
                 def,
                 visible,
                 flags,
-                props,
-                menus,
+                props: Arc::new(props),
+                menus: Arc::new(menus),
                 dir_dep,
                 rev_dep,
                 implied,
@@ -544,7 +544,7 @@ impl Kconfig {
                 return false;
             }
         }
-        for p in &k.props {
+        for p in k.props.iter() {
             if !(ok_e(p.visible.expr)
                 && ok_e(p.expr)
                 && p.menu.0 < nm
@@ -554,7 +554,7 @@ impl Kconfig {
             }
         }
         let nf = k.files.len() as u32;
-        for m in &k.menus {
+        for m in k.menus.iter() {
             let om = |x: Option<MenuId>| x.is_none_or(|x| x.0 < nm);
             if !(om(m.next)
                 && om(m.parent)

@@ -59,7 +59,7 @@ impl Kconfig {
 
     /// 6.1: the members of choice `c` in order (its P_CHOICE list).
     pub fn choice_list(&self, c: SymId) -> Vec<SymId> {
-        for &p in &self.syms[c.idx()].props {
+        for &p in self.syms[c.idx()].props.iter() {
             if self.props[p.idx()].ty == PropType::Choice {
                 return self.props[p.idx()].choice_list.clone();
             }

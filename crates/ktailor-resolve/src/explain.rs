@@ -166,7 +166,7 @@ pub fn describe(k: &mut Kconfig, s: SymId, prefix: &str) -> String {
     // Help texts (a symbol defined in several places may have several),
     // then conf's symbol page once: it covers every definition.
     let mut helps: Vec<std::sync::Arc<str>> = Vec::new();
-    for m in &sym.menus {
+    for m in sym.menus.iter() {
         if let Some(h) = &k.menus[m.idx()].help {
             if !helps.contains(h) {
                 helps.push(h.clone());

@@ -112,7 +112,7 @@ pub fn keep(
             let mut deps = Vec::new();
             symbols(&k, sym.dir_dep.expr, &mut deps);
             let mut has_prompt = false;
-            for p in &sym.props {
+            for p in sym.props.iter() {
                 if k.prop(*p).ty == PropType::Prompt {
                     has_prompt = true;
                     symbols(&k, k.prop(*p).visible.expr, &mut deps);

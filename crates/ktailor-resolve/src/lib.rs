@@ -65,6 +65,29 @@ pub fn request_holds(actual: &str, w: &Want) -> bool {
     }
 }
 
+/// The `.config` line that gives option `name` the value `w`.
+pub fn config_line(name: &str, w: &Want) -> String {
+    match w {
+        Want::Tri(Tri::N) => format!("# CONFIG_{name} is not set"),
+        Want::Tri(t) => format!("CONFIG_{name}={}", t.as_str()),
+        Want::Text(t) => format!("CONFIG_{name}={t}"),
+    }
+}
+
+/// `base` with a line for each assignment appended; conf reads the lines
+/// in order, so a later one wins over an earlier one and over `base`.
+pub fn config_with(base: &[u8], all: &[(String, Want)]) -> Vec<u8> {
+    let mut input = base.to_vec();
+    if !input.is_empty() && !input.ends_with(b"\n") {
+        input.push(b'\n');
+    }
+    for (n, w) in all {
+        input.extend_from_slice(config_line(n, w).as_bytes());
+        input.push(b'\n');
+    }
+    input
+}
+
 /// Builds and settles a configuration from assignments (the judge).
 pub type Evaluate<'a> = dyn FnMut(&[(String, Want)]) -> Option<Kconfig> + 'a;
 
@@ -141,7 +164,8 @@ pub fn resolve_with(
             );
             if kept.len() > must.len() {
                 kept.sort_unstable();
-                let (found, mut plan, k) = resolve_goals(base, requests, &kept, evaluate, opts)?;
+                let (found, mut plan, k) =
+                    resolve_goals(base, requests, &kept, evaluate, opts, Some(alone))?;
                 plan.rounds += 1;
                 if found {
                     return Some((plan, k));
@@ -149,19 +173,21 @@ pub fn resolve_with(
             }
         }
     }
-    let (_, plan, k) = resolve_goals(base, requests, &must, evaluate, opts)?;
+    let (_, plan, k) = resolve_goals(base, requests, &must, evaluate, opts, None)?;
     Some((plan, k))
 }
 
 /// `resolve_with` for the requests `must` (indices into `requests`):
 /// whether a confirmed plan was found, the plan (or the conflict), the
-/// last evaluated tree.
+/// last evaluated tree. `requests_alone` is the requests alone, evaluated,
+/// when the caller has it.
 fn resolve_goals(
     base: &mut Kconfig,
     requests: &[(String, Want)],
     must: &[usize],
     evaluate: &mut Evaluate<'_>,
     opts: &Options,
+    mut requests_alone: Option<Kconfig>,
 ) -> Option<(bool, Plan, Kconfig)> {
     let mut plan = Plan::default();
     let mut goals = Vec::new();
@@ -179,6 +205,8 @@ fn resolve_goals(
     let syms = base.syms.len();
     // A request for m asks for m first; y also meets it when m cannot hold.
     let mut strict = goals.iter().any(|g| g.1 == Goal::M);
+    // The requests alone, evaluated for a conflict of the strict search:
+    // the same input for the next search's conflict, so not evaluated twice.
     loop {
         let now: Vec<(SymId, Goal)> = goals
             .iter()
@@ -196,9 +224,13 @@ fn resolve_goals(
             opts,
             &mut plan,
             syms,
+            &mut requests_alone,
         )?;
         if found || !strict {
-            return Some((found, plan, k));
+            return Some((found, plan, k.kconfig));
+        }
+        if k.of_requests {
+            requests_alone = Some(k.kconfig);
         }
         strict = false;
         plan.conflicts.clear();
@@ -206,10 +238,19 @@ fn resolve_goals(
     }
 }
 
+/// An evaluated tree a search hands back.
+struct Settled {
+    kconfig: Kconfig,
+    /// It is the requests alone, evaluated (for a conflict).
+    of_requests: bool,
+}
+
 /// One search with the engine as the judge: true when a confirmed plan is
 /// in `plan`; false with the conflict, or the note that no plan was
 /// confirmed, in `plan.conflicts`. Also returns the last evaluated tree
-/// (the requests alone when nothing was evaluated).
+/// (the requests alone when nothing was evaluated). `requests_alone` is
+/// that evaluation when an earlier search made it.
+#[allow(clippy::too_many_arguments)] // one call site; the loop's state
 fn search(
     planner: &mut Planner<'_>,
     requests: &[(String, Want)],
@@ -218,7 +259,29 @@ fn search(
     opts: &Options,
     plan: &mut Plan,
     syms: usize,
-) -> Option<(bool, Kconfig)> {
+    requests_alone: &mut Option<Kconfig>,
+) -> Option<(bool, Settled)> {
+    let alone = |requests_alone: &mut Option<Kconfig>,
+                 evaluate: &mut Evaluate<'_>,
+                 plan: &mut Plan|
+     -> Option<Settled> {
+        let kconfig = match requests_alone.take() {
+            Some(k) => k,
+            None => {
+                let k = evaluate(requests)?;
+                plan.rounds += 1;
+                k
+            }
+        };
+        Some(Settled {
+            kconfig,
+            of_requests: true,
+        })
+    };
+    let done = |kconfig: Kconfig| Settled {
+        kconfig,
+        of_requests: false,
+    };
     let goal_req: Vec<usize> = must
         .iter()
         .copied()
@@ -231,9 +294,7 @@ fn search(
             Outcome::Impossible(c) | Outcome::Unproven(c) => {
                 plan.proven = c.frozen.is_empty();
                 plan.conflicts = render_conflict(planner, &c, requests, &goal_req);
-                let k = evaluate(requests)?;
-                plan.rounds += 1;
-                return Some((false, k));
+                return Some((false, alone(requests_alone, evaluate, plan)?));
             }
         };
         let all = with_requests(planner.enc.k, &sol, requests);
@@ -254,7 +315,7 @@ fn search(
                 k = evaluate(&all)?;
                 plan.rounds += 1;
             }
-            return Some((true, k));
+            return Some((true, done(k)));
         }
         last = Some(k);
         let Some(k) = last.as_mut().filter(|k| k.syms.len() == syms) else {
@@ -273,8 +334,17 @@ fn search(
         plan.rounds
     ));
     let k = match last {
-        Some(k) => k,
-        None => evaluate(requests)?,
+        Some(k) => done(k),
+        None => match requests_alone.take() {
+            Some(kconfig) => Settled {
+                kconfig,
+                of_requests: true,
+            },
+            None => Settled {
+                kconfig: evaluate(requests)?,
+                of_requests: true,
+            },
+        },
     };
     Some((false, k))
 }
@@ -391,7 +461,7 @@ fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String
             let e = k.expr_to_string_with_values(sym.dir_dep.expr);
             return Some((name, format!("depends on {e}")));
         }
-        for &p in &sym.props {
+        for &p in sym.props.iter() {
             let prop = k.prop(p);
             if matches!(prop.ty, PropType::Prompt | PropType::Menu)
                 && mentions(k, prop.visible.expr, s)

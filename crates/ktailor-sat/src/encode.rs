@@ -382,7 +382,7 @@ impl<'k> Encoder<'k> {
     fn visibility(&mut self, s: SymId) -> TV {
         let mut vis = self.konst(Tri::N);
         let props = self.k.sym(s).props.clone();
-        for p in props {
+        for &p in props.iter() {
             let prop = self.k.prop(p);
             if prop.text.is_none() {
                 continue;

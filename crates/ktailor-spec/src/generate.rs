@@ -647,7 +647,6 @@ pub fn generate(
     }
     drop(lines);
     drop(probe);
-    let mut last_config: Option<Vec<u8>> = None;
     let mut run_err: Option<Vec<Diagnostic>> = None;
     let mut evaluate = |all: &[(String, ktailor_resolve::Want)]| -> Option<Kconfig> {
         let mut input = base_bytes.clone();
@@ -657,20 +656,13 @@ pub fn generate(
         for (n, w) in all {
             let line = match req_lines.iter().find(|(r, _)| r == n) {
                 Some((_, l)) if wants.iter().any(|(x, ww)| x == n && ww == w) => l.clone(),
-                _ => match w {
-                    ktailor_resolve::Want::Tri(Tri::N) => format!("# CONFIG_{n} is not set"),
-                    ktailor_resolve::Want::Tri(t) => format!("CONFIG_{n}={}", t.as_str()),
-                    ktailor_resolve::Want::Text(t) => format!("CONFIG_{n}={t}"),
-                },
+                _ => ktailor_resolve::config_line(n, w),
             };
             input.extend_from_slice(line.as_bytes());
             input.push(b'\n');
         }
-        match tree.run(&TreeTarget::Mode(Mode::OldDefconfig, None), Some(input)) {
-            Ok(o) => {
-                last_config = o.config;
-                Some(o.kconfig)
-            }
+        match tree.settle(input) {
+            Ok(o) => Some(o.kconfig),
             Err(e) => {
                 run_err = Some(e.diags);
                 None
@@ -682,12 +674,12 @@ pub fn generate(
         return res;
     };
     res.plan = plan;
-    let out_config = last_config;
     let mut kc = kc;
+    // The text of the last evaluation (the returned tree's).
+    let config = tree.config_text(&mut kc);
     for a in checked {
         res.verdicts.push(judge(&mut kc, a));
     }
-    let config = out_config.unwrap_or_default();
     if !res.failed() {
         if let Some(dir) = out_dir {
             // Only the configuration: the build's syncconfig writes the

@@ -386,6 +386,32 @@ impl OpenTree {
         config: Option<Vec<u8>>,
         extra_env: &[(&str, &str)],
     ) -> Result<Outcome, TreeError> {
+        self.run_mode_as(mode, defconfig_file, config, extra_env, true)
+    }
+
+    /// `make olddefconfig` on `config` in memory, values only: the tree
+    /// comes back with every value as conf settles it, and no text
+    /// (`Outcome::config` is None); [`OpenTree::config_text`] renders it
+    /// when wanted. This is how the resolver, the spec gate and
+    /// localmodconfig evaluate candidates: most are only looked at.
+    pub fn settle(&self, config: Vec<u8>) -> Result<Outcome, TreeError> {
+        self.run_mode_as(Mode::OldDefconfig, None, Some(config), &[], false)
+    }
+
+    /// The configuration conf writes for a tree [`OpenTree::settle`]
+    /// returned (the bytes `make olddefconfig` leaves in the file).
+    pub fn config_text(&self, k: &mut Kconfig) -> Vec<u8> {
+        k.conf_write_bytes(&self.data_options(&[]))
+    }
+
+    fn run_mode_as(
+        &self,
+        mode: Mode,
+        defconfig_file: Option<String>,
+        config: Option<Vec<u8>>,
+        extra_env: &[(&str, &str)],
+        render: bool,
+    ) -> Result<Outcome, TreeError> {
         let mut k = self.load()?;
         let mut diags = std::mem::take(&mut k.diags);
         let env = |n: &str| -> Option<String> {
@@ -403,7 +429,7 @@ impl OpenTree {
         let asks = matches!(mode, Mode::OldConfig | Mode::OldAskConfig);
         let stdin: Option<(&mut dyn std::io::BufRead, bool)> =
             if asks { Some((&mut lock, tty)) } else { None };
-        let res = k.run(RunInput {
+        let input = RunInput {
             mode,
             open: &mut open,
             config_name: self.tree.config.to_string_lossy().into_owned(),
@@ -411,7 +437,12 @@ impl OpenTree {
             env: &env,
             data,
             stdin,
-        });
+        };
+        let res = if render {
+            k.run(input)
+        } else {
+            k.settle(input)
+        };
         diags.append(&mut k.diags);
         match res {
             Ok(o) => Ok(Outcome {

@@ -120,28 +120,21 @@ pub fn run(a: LocalmodArgs) -> u8 {
     // Put back what the kept options rest on, among what was switched off
     // (never a new option); the engine evaluates every round.
     let mut run_err = None;
-    let mut last_config: Option<Vec<u8>> = None;
-    let mut evaluate = |off: &[String]| {
-        let input = switch_off(&cur.bytes, off);
-        let target = ktailor_tree::Target::Mode(ktailor_kconfig::conf::Mode::OldDefconfig, None);
-        match cur.tree.run(&target, Some(input)) {
-            Ok(o) => {
-                last_config = o.config;
-                Some(o.kconfig)
-            }
-            Err(e) => {
-                run_err = Some(e.diags);
-                None
-            }
+    let mut evaluate = |off: &[String]| match cur.tree.settle(switch_off(&cur.bytes, off)) {
+        Ok(o) => Some(o.kconfig),
+        Err(e) => {
+            run_err = Some(e.diags);
+            None
         }
     };
     let Some(kept) = ktailor_resolve::keep::keep(&keep, &p.off, &mut evaluate, 40) else {
         crate::kconfig_cmd::print_diags(&run_err.unwrap_or_default(), &cur.tree.tree.srctree);
         return EXIT_ERROR;
     };
-    let new_config = last_config.unwrap_or_default();
     // The gate: every kept option holds in the evaluated configuration.
     let mut k = kept.kconfig;
+    // The text of the last evaluation (the returned tree's).
+    let new_config = cur.tree.config_text(&mut k);
     let mut failed = 0;
     for (n, want) in &keep {
         let Some(s) = k.find(n) else { continue };

@@ -9,11 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use ktailor_kconfig::conf::Mode;
 use ktailor_kconfig::{Diagnostic, Kconfig, SymId, SymType, Tri};
 use ktailor_resolve::diff::{diff, parse_config, Changes, Values};
 use ktailor_resolve::{request_holds, Plan, Want};
-use ktailor_tree::{open, OpenTree, Target};
+use ktailor_tree::{open, OpenTree};
 use serde_json::json;
 
 use crate::generate_cmd::Format;
@@ -103,12 +102,10 @@ pub(crate) fn current(o: &TreeOpts) -> Result<Current, u8> {
             return Err(EXIT_ERROR);
         }
     };
-    let out = tree
-        .run(&Target::Mode(Mode::OldDefconfig, None), Some(bytes.clone()))
-        .map_err(|e| {
-            print_diags(&e.diags, &tree.tree.srctree);
-            EXIT_ERROR
-        })?;
+    let out = tree.settle(bytes.clone()).map_err(|e| {
+        print_diags(&e.diags, &tree.tree.srctree);
+        EXIT_ERROR
+    })?;
     Ok(Current {
         k: out.kconfig,
         tree,
@@ -229,27 +226,10 @@ fn plan(
     wants: &[(String, Want)],
     alternatives: usize,
 ) -> Result<Evaluated, u8> {
-    let mut last: Option<Vec<u8>> = None;
     let mut err: Option<Vec<Diagnostic>> = None;
     let mut evaluate = |all: &[(String, Want)]| -> Option<Kconfig> {
-        let mut input = base.to_vec();
-        if !input.is_empty() && !input.ends_with(b"\n") {
-            input.push(b'\n');
-        }
-        for (n, w) in all {
-            let line = match w {
-                Want::Tri(Tri::N) => format!("# CONFIG_{n} is not set"),
-                Want::Tri(t) => format!("CONFIG_{n}={}", t.as_str()),
-                Want::Text(t) => format!("CONFIG_{n}={t}"),
-            };
-            input.extend_from_slice(line.as_bytes());
-            input.push(b'\n');
-        }
-        match tree.run(&Target::Mode(Mode::OldDefconfig, None), Some(input)) {
-            Ok(o) => {
-                last = o.config;
-                Some(o.kconfig)
-            }
+        match tree.settle(ktailor_resolve::config_with(base, all)) {
+            Ok(o) => Some(o.kconfig),
             Err(e) => {
                 err = Some(e.diags);
                 None
@@ -267,6 +247,8 @@ fn plan(
         print_diags(&err.unwrap_or_default(), &tree.tree.srctree);
         return Err(EXIT_ERROR);
     };
+    // The text of the last evaluation: the returned tree's.
+    let config = tree.config_text(&mut k);
     let mut failed = Vec::new();
     for (n, w) in wants {
         let actual = match k.find(n) {
@@ -283,7 +265,7 @@ fn plan(
     Ok(Evaluated {
         plan,
         k,
-        config: last.unwrap_or_default(),
+        config,
         failed,
         requests: wants.to_vec(),
     })
