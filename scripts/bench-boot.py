@@ -13,8 +13,9 @@ configuration, which is already a fixed point of olddefconfig) and boots
 each under TCG with the same checks.
 
 Printed: build time (wall, from scratch, -j as given; and the CPU time of
-the build's processes, which other load on the machine barely moves), bzImage size, time
-from QEMU's start to init (median of --boots boots), the checks, and the
+the build's processes, which other load on the machine barely moves),
+bzImage size, time from QEMU's start to init (median of --boots boots),
+the checks, and the
 ratios against the goals: at most 1/4 of the reference's build time and
 image size, boot to init in under half its time, every check passing.
 
