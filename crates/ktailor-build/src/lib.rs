@@ -41,6 +41,19 @@ pub mod qemu;
 pub use ktailor_kconfig::Diagnostic;
 
 /// An error with no file position, with an optional hint.
+/// Finds a program as a spawn would: a name with a `/` as that path,
+/// else the first match in the directories of `path` (a `PATH` value).
+pub fn find_program_in(name: &str, path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    if name.contains('/') {
+        let p = std::path::Path::new(name);
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::split_paths(path)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 pub(crate) fn err(msg: impl Into<String>) -> Diagnostic {
     Diagnostic::error("", 0, msg)
 }

@@ -151,12 +151,6 @@ pub fn missing_compressors(
             (k == var).then(|| v.split_whitespace().next().map(str::to_string))?
         })
     };
-    let on_path = |prog: &str| {
-        if prog.contains('/') {
-            return Path::new(prog).is_file();
-        }
-        std::env::split_paths(path).any(|d| d.join(prog).is_file())
-    };
     let mut out: Vec<(String, String)> = Vec::new();
     for (opt, var) in COMPRESSORS {
         let set = config.lines().any(|l| {
@@ -168,7 +162,8 @@ pub fn missing_compressors(
             continue;
         }
         if let Some(prog) = program(var) {
-            if !on_path(&prog) && !out.iter().any(|(_, p)| *p == prog) {
+            if crate::find_program_in(&prog, path).is_none() && !out.iter().any(|(_, p)| *p == prog)
+            {
                 out.push((opt.to_string(), prog));
             }
         }

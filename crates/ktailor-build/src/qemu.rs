@@ -132,13 +132,7 @@ pub fn qemu_for_arch(arch: &str) -> Result<&'static str, Diagnostic> {
 
 /// Finds a program in PATH, as the spawn would.
 pub fn find_program(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Path::new(name).is_file().then(|| PathBuf::from(name));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    crate::find_program_in(name, &std::env::var_os("PATH").unwrap_or_default())
 }
 
 /// Parses one console line: the `KTAILOR-` part of it (kernel messages may

@@ -40,6 +40,18 @@ fn ktailor(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `ktailor generate SPEC --out OUT [extra...]`.
+fn generate(spec: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "generate",
+        spec.to_str().expect("path"),
+        "--out",
+        out.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    ktailor(&args)
+}
+
 /// Values a feature expects the spec to provide (documented in the
 /// feature's description).
 const PARAMETERS: &[(&str, &str)] = &[(
@@ -108,14 +120,7 @@ fn every_feature_generates_wherever_it_claims_to_apply() {
         let path = dir.join(format!("features-{ver}-{arch}.toml"));
         std::fs::write(&path, &spec).expect("write spec");
         let out_dir = dir.join(format!("out-{ver}-{arch}"));
-        let (code, out, err) = ktailor(&[
-            "generate",
-            path.to_str().expect("path"),
-            "--out",
-            out_dir.to_str().expect("path"),
-            "--format",
-            "json",
-        ]);
+        let (code, out, err) = generate(&path, &out_dir, &["--format", "json"]);
         let results: serde_json::Value =
             serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
         for r in results.as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
@@ -170,12 +175,7 @@ fn examples_generate_and_are_fixed_points_of_make_olddefconfig() {
     for ex in ["qemu-sandbox", "fortros", "stal-ix", "edge-rt"] {
         let spec = repo().join("examples").join(format!("{ex}.toml"));
         let out_dir = dir.join(ex);
-        let (code, out, err) = ktailor(&[
-            "generate",
-            spec.to_str().expect("path"),
-            "--out",
-            out_dir.to_str().expect("path"),
-        ]);
+        let (code, out, err) = generate(&spec, &out_dir, &[]);
         assert_eq!(code, 0, "example {ex} failed the gate:\n{out}\n{err}");
         for entry in std::fs::read_dir(&out_dir).expect("out dir") {
             let kdir = entry.expect("entry").path();
@@ -311,24 +311,19 @@ fn a_plan_keeps_optional_requests_that_hold_with_the_requests_alone() {
             dir.display()
         )
     };
-    let generate = |text: String| {
+    let generate_config = |text: String| {
         let path = dir.join("spec.toml");
         std::fs::write(&path, text).expect("write");
         let out = dir.join("out");
-        let (code, stdout, err) = ktailor(&[
-            "generate",
-            path.to_str().expect("path"),
-            "--out",
-            out.to_str().expect("path"),
-        ]);
+        let (code, stdout, err) = generate(&path, &out, &[]);
         assert_eq!(code, 0, "{stdout}{err}");
         std::fs::read_to_string(out.join("k/.config")).expect("config")
     };
     // Alone, WANT is cheapest with EXPERT off (SHOWN follows its default).
-    let config = generate(spec("WANT = \"y\""));
+    let config = generate_config(spec("WANT = \"y\""));
     assert!(config.contains("# CONFIG_EXPERT is not set"), "{config}");
     // SHOWN=n holds with the requests alone, so the plan may not break it.
-    let config = generate(spec(
+    let config = generate_config(spec(
         "WANT = \"y\", SHOWN = { value = \"n\", optional = true }",
     ));
     for line in [
