@@ -530,19 +530,38 @@ impl Kconfig {
         if !overwrite && auto.exists() {
             return Ok(());
         }
-        // auto.conf.cmd
-        let mut cmd = format!("autoconfig := {}\n\ndeps_config := \\\n", names.autoconfig);
+        // auto.conf.cmd: the Kconfig files read (each once) and the
+        // environment they used. 6.1 lists the files newest first and
+        // names auto.conf in every rule; 6.12 defines $(autoconfig).
         let mut seen = std::collections::HashSet::new();
-        for f in &self.sourced {
-            if seen.insert(f.clone()) {
+        let mut files: Vec<&String> = self.sourced.iter().filter(|f| seen.insert(*f)).collect();
+        let mut cmd = String::new();
+        if self.dialect == Dialect::V6_1 {
+            files.reverse();
+            cmd.push_str("deps_config := \\\n");
+            for f in files {
                 cmd.push_str(&format!("\t{f} \\\n"));
             }
-        }
-        cmd.push_str("\n$(autoconfig): $(deps_config)\n$(deps_config): ;\n");
-        for (n, v) in &self.env_used {
+            let auto = &names.autoconfig;
+            cmd.push_str(&format!("\n{auto}: $(deps_config)\n\n"));
+            for (n, v) in &self.env_used {
+                cmd.push_str(&format!("ifneq \"$({n})\" \"{v}\"\n{auto}: FORCE\nendif\n"));
+            }
+            cmd.push_str("\n$(deps_config): ;\n");
+        } else {
             cmd.push_str(&format!(
-                "\nifneq \"$({n})\" \"{v}\"\n$(autoconfig): FORCE\nendif\n"
+                "autoconfig := {}\n\ndeps_config := \\\n",
+                names.autoconfig
             ));
+            for f in files {
+                cmd.push_str(&format!("\t{f} \\\n"));
+            }
+            cmd.push_str("\n$(autoconfig): $(deps_config)\n$(deps_config): ;\n");
+            for (n, v) in &self.env_used {
+                cmd.push_str(&format!(
+                    "\nifneq \"$({n})\" \"{v}\"\n$(autoconfig): FORCE\nendif\n"
+                ));
+            }
         }
         write_atomic(
             &dir.join(format!("{}.cmd", names.autoconfig)),
@@ -677,7 +696,7 @@ impl Kconfig {
 pub struct AutoconfNames {
     pub autoconfig: String,
     pub autoheader: String,
-    /// 6.12 also writes include/generated/rustc_cfg.
+    /// include/generated/rustc_cfg (written by 6.1 and 6.12), if any.
     pub rustccfg: Option<String>,
 }
 

@@ -682,16 +682,24 @@ pub fn generate(
     }
     if !res.failed() {
         if let Some(dir) = out_dir {
-            // Only the configuration: the build's syncconfig writes the
-            // auto.conf files from it.
+            // The configuration, then what the kernel's `make syncconfig`
+            // would write from it (auto.conf, autoconf.h, ...), so make
+            // finds them up to date and neither builds nor runs the C
+            // conf. Only when .config changed or they are missing: an
+            // unchanged kernel leaves make nothing to do.
             let dest = dir.join(&k.name).join(".config");
-            match ktailor_kconfig::confdata::write_atomic(&dest, &config, true) {
-                Ok(_) => res.written = Some(dest),
-                Err(e) => res.errors.push(Diagnostic::error(
-                    "",
-                    0,
-                    format!("cannot write {}: {e}", dest.display()),
-                )),
+            let written = ktailor_kconfig::confdata::write_atomic(&dest, &config, true)
+                .map_err(|e| {
+                    vec![Diagnostic::error(
+                        "",
+                        0,
+                        format!("cannot write {}: {e}", dest.display()),
+                    )]
+                })
+                .and_then(|changed| tree.write_autoconf(&mut kc, changed).map_err(|e| e.diags));
+            match written {
+                Ok(()) => res.written = Some(dest),
+                Err(d) => res.errors.extend(d),
             }
         }
         res.config = Some(config);

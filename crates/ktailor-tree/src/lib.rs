@@ -558,21 +558,28 @@ impl OpenTree {
         }
         write_atomic(dest, bytes, true)
             .map_err(|e| TreeError::msg(format!("cannot write {}: {e}", dest.display())))?;
+        self.write_autoconf(k, false)
+    }
+
+    /// Writes what `make syncconfig` writes from the configuration `k`
+    /// holds into the object tree: include/config/auto.conf and its .cmd
+    /// file, the per-symbol dependency files, include/generated/autoconf.h
+    /// and (6.12) rustc_cfg. With `overwrite` false, nothing is written
+    /// when auto.conf exists (what the `*config` targets do).
+    pub fn write_autoconf(&self, k: &mut Kconfig, overwrite: bool) -> Result<(), TreeError> {
         let get = |n: &str| self.getenv(n);
         let names = AutoconfNames {
             autoconfig: get("KCONFIG_AUTOCONFIG")
                 .unwrap_or_else(|| "include/config/auto.conf".into()),
             autoheader: get("KCONFIG_AUTOHEADER")
                 .unwrap_or_else(|| "include/generated/autoconf.h".into()),
-            rustccfg: match self.dialect {
-                Dialect::V6_12 => Some(
-                    get("KCONFIG_RUSTCCFG").unwrap_or_else(|| "include/generated/rustc_cfg".into()),
-                ),
-                Dialect::V6_1 => None,
-            },
+            // 6.1 and 6.12 both write it (Rust support came in 6.1).
+            rustccfg: Some(
+                get("KCONFIG_RUSTCCFG").unwrap_or_else(|| "include/generated/rustc_cfg".into()),
+            ),
         };
         let data = self.data_options(&[]);
-        k.conf_write_autoconf(&self.tree.cwd, &names, false, &data)
+        k.conf_write_autoconf(&self.tree.cwd, &names, overwrite, &data)
             .map_err(|e| TreeError::msg(format!("cannot write the auto.conf files: {e}")))
     }
 

@@ -218,6 +218,113 @@ fn examples_generate_and_are_fixed_points_of_make_olddefconfig() {
     assert!(checked >= 7, "only {checked} example kernels were checked");
 }
 
+/// The files under `dir` (relative paths, sorted).
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).expect("prefix").display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `ktailor generate` writes, next to .config, what the kernel's own `make
+/// syncconfig` writes from it (so a build neither compiles nor runs the C
+/// conf): the same files under include/, byte for byte, on both trees,
+/// from tinyconfig and from a distribution config.
+#[test]
+#[ignore = "needs the kernel trees of scripts/setup-trees.sh; scripts/test.sh runs it"]
+fn generate_writes_what_make_syncconfig_writes() {
+    let dir = tmpdir("syncconfig");
+    let mut checked = 0;
+    for ver in ["6.12", "6.1"] {
+        let src = trees().join(format!("linux-source-{ver}"));
+        let distro = trees().join(format!("configs/{ver}/config.amd64_none_cloud-amd64"));
+        let spec = dir.join(format!("sync-{ver}.toml"));
+        std::fs::write(
+            &spec,
+            format!(
+                "[defaults]\nsource = \"{}\"\narch = \"x86_64\"\n\n\
+                 [kernel.tiny]\nbase = \"tinyconfig\"\nfeatures = [\"virtio-blk\", \"ext4\", \"serial-console\"]\n\n\
+                 [kernel.distro]\nbase = \"{}\"\nfeatures = [\"9p\"]\n",
+                src.display(),
+                distro.display()
+            ),
+        )
+        .expect("write spec");
+        let out = dir.join(format!("out-{ver}"));
+        let (code, o, e) = generate(&spec, &out, &[]);
+        assert_eq!(code, 0, "{ver}: generate failed:\n{o}\n{e}");
+        for kernel in ["tiny", "distro"] {
+            let ours = out.join(kernel);
+            let theirs = dir.join(format!("make-{ver}-{kernel}"));
+            std::fs::create_dir_all(&theirs).expect("mkdir");
+            std::fs::copy(ours.join(".config"), theirs.join(".config")).expect("copy");
+            let st = Command::new("make")
+                .arg("-s")
+                .arg("-C")
+                .arg(&src)
+                .arg(format!("O={}", theirs.display()))
+                .arg("ARCH=x86_64")
+                .arg("syncconfig")
+                .status()
+                .expect("run make");
+            assert!(st.success(), "{ver}/{kernel}: make syncconfig failed");
+            let what = format!("{ver}/{kernel}");
+            assert_eq!(
+                std::fs::read(theirs.join(".config")).expect("read"),
+                std::fs::read(ours.join(".config")).expect("read"),
+                "{what}: syncconfig changed .config"
+            );
+            let (a, b) = (theirs.join("include"), ours.join("include"));
+            let list = files_under(&a);
+            let ours_list = files_under(&b);
+            let only = |x: &[String], y: &[String]| -> Vec<String> {
+                x.iter().filter(|f| !y.contains(f)).cloned().collect()
+            };
+            assert!(
+                list == ours_list,
+                "{what}: files under include/ only make wrote: {:?}; only ktailor wrote: {:?}",
+                only(&list, &ours_list),
+                only(&ours_list, &list)
+            );
+            assert!(
+                list.iter().any(|f| f == "generated/autoconf.h"),
+                "{what}: {list:?}"
+            );
+            assert!(list.len() > 100, "{what}: only {} files", list.len());
+            for f in &list {
+                assert!(
+                    std::fs::read(a.join(f)).expect("read")
+                        == std::fs::read(b.join(f)).expect("read"),
+                    "{what}: include/{f} differs from what make syncconfig writes"
+                );
+            }
+            // make decides by time: auto.conf must not be older than .config.
+            let mtime = |p: PathBuf| {
+                std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .expect("mtime")
+            };
+            assert!(
+                mtime(b.join("config/auto.conf")) >= mtime(ours.join(".config")),
+                "{what}"
+            );
+            checked += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(checked, 4);
+}
+
 #[test]
 #[ignore = "needs the kernel trees of scripts/setup-trees.sh; scripts/test.sh runs it"]
 fn upgrade_with_a_spec_names_requests_that_vanished_or_no_longer_hold() {
