@@ -28,7 +28,7 @@ VERSIONS=(6.12 6.1)
 PACKAGES=(linux-source-6.12 linux-source-6.1 linux-config-6.12 linux-config-6.1
           gcc make flex bison bc xz-utils clang lld llvm gcc-aarch64-linux-gnu
           libelf-dev libssl-dev cpio qemu-system-x86
-          ovmf systemd-boot-efi dosfstools mtools zstd)
+          ovmf systemd-boot-efi dosfstools mtools zstd lz4)
 TREES=${KTAILOR_TREES:-$HOME/.cache/ktailor/trees}
 
 say() { printf 'setup-trees: %s\n' "$*" >&2; }
