@@ -564,7 +564,7 @@ impl OpenTree {
     /// Writes what `make syncconfig` writes from the configuration `k`
     /// holds into the object tree: include/config/auto.conf and its .cmd
     /// file, the per-symbol dependency files, include/generated/autoconf.h
-    /// and (6.12) rustc_cfg. With `overwrite` false, nothing is written
+    /// and rustc_cfg. With `overwrite` false, nothing is written
     /// when auto.conf exists (what the `*config` targets do).
     pub fn write_autoconf(&self, k: &mut Kconfig, overwrite: bool) -> Result<(), TreeError> {
         let get = |n: &str| self.getenv(n);
