@@ -273,6 +273,9 @@ pub struct Kconfig {
     pub choice_names: Vec<(String, SymId)>,
     /// Memoised `for_all_symbols` order.
     hash_order: std::cell::RefCell<Option<Arc<[SymId]>>>,
+    /// Memoised `sym_get_choice_menu` of every symbol (the menu structure
+    /// is fixed once `menu_finalize` has run; shared by clones).
+    pub(crate) choice_menus: std::cell::RefCell<Option<Arc<[Option<MenuId>]>>>,
 }
 
 impl Kconfig {
@@ -299,6 +302,7 @@ impl Kconfig {
             conf_warnings: 0,
             choice_names: Vec::new(),
             hash_order: Default::default(),
+            choice_menus: Default::default(),
         };
         k.exprs.dups_61 = dialect == Dialect::V6_1;
         for (name, tri) in [("y", Tri::Y), ("m", Tri::M), ("n", Tri::N)] {

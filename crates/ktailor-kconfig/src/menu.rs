@@ -84,6 +84,9 @@ impl Kconfig {
             Dialect::V6_12 => self.finalize_612(MenuId::ROOT, false),
             Dialect::V6_1 => self.finalize_61(MenuId::ROOT),
         }
+        // The menu structure changed: forget any choice menus looked up
+        // before.
+        *self.choice_menus.borrow_mut() = None;
     }
 
     fn children(&self, m: MenuId) -> Vec<MenuId> {

@@ -205,6 +205,25 @@ mod tests {
         out.config.expect("config")
     }
 
+    /// A 6.12 parse of `kconfig` through the cache in `cache`, context
+    /// "ctx", commands answered by a [`CountingShell`].
+    fn parse_through_cache(mut loader: FsLoader, kconfig: &str, cache: &Path) -> (Kconfig, bool) {
+        let env = |_: &str| None;
+        let mut sh = CountingShell(0);
+        parse_cached(
+            ParseInput {
+                dialect: Dialect::V6_12,
+                kconfig,
+                loader: &mut loader,
+                env: &env,
+                shell: &mut sh,
+            },
+            cache,
+            "ctx",
+        )
+        .expect("parse")
+    }
+
     #[test]
     fn snapshot_reproduces_the_parse_and_files_invalidate_it() {
         let dir = std::env::temp_dir().join(format!("ktailor-pcache-{}", std::process::id()));
@@ -218,25 +237,9 @@ mod tests {
         )
         .expect("write");
         let cache = dir.join("cache");
-        let env = |_: &str| None;
         let run = |dir: &Path| {
-            let mut loader = FsLoader {
-                cwd: dir.to_path_buf(),
-                srctree: None,
-            };
-            let mut sh = CountingShell(0);
-            let (mut k, hit) = parse_cached(
-                ParseInput {
-                    dialect: Dialect::V6_12,
-                    kconfig: "Kconfig",
-                    loader: &mut loader,
-                    env: &env,
-                    shell: &mut sh,
-                },
-                &cache,
-                "ctx",
-            )
-            .expect("parse");
+            let (mut k, hit) =
+                parse_through_cache(FsLoader::new(dir.to_path_buf(), None), "Kconfig", &cache);
             (alldef(&mut k), hit)
         };
         let (a, hit_a) = run(&dir);
@@ -259,6 +262,49 @@ mod tests {
     }
 
     #[test]
+    fn a_file_appearing_in_the_object_tree_invalidates_the_snapshot() {
+        // conf looks a sourced file up in its working directory (the
+        // object tree) before srctree; a snapshot taken while the object
+        // tree had no such file must not survive one appearing there,
+        // even under a directory that did not exist then.
+        let dir = std::env::temp_dir().join(format!("ktailor-pobj-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (src, obj) = (dir.join("src"), dir.join("obj"));
+        std::fs::create_dir_all(src.join("drivers/net")).expect("dir");
+        std::fs::create_dir_all(&obj).expect("dir");
+        std::fs::write(src.join("Kconfig"), "source \"drivers/net/Kconfig\"\n").expect("write");
+        std::fs::write(
+            src.join("drivers/net/Kconfig"),
+            "config A\n\tbool \"a\"\n\tdefault y\n",
+        )
+        .expect("write");
+        let cache = dir.join("cache");
+        let run = || {
+            let loader = FsLoader::new(obj.clone(), Some(src.display().to_string()));
+            let top = src.join("Kconfig").display().to_string();
+            let (mut k, hit) = parse_through_cache(loader, &top, &cache);
+            (String::from_utf8_lossy(&alldef(&mut k)).into_owned(), hit)
+        };
+        let (a, hit_a) = run();
+        let (_, hit_b) = run();
+        assert!(!hit_a && hit_b, "second run should reuse the snapshot");
+        assert!(a.contains("CONFIG_A=y\n"));
+        std::fs::create_dir_all(obj.join("drivers/net")).expect("dir");
+        std::fs::write(
+            obj.join("drivers/net/Kconfig"),
+            "config B\n\tbool \"b\"\n\tdefault y\n",
+        )
+        .expect("write");
+        let (c, hit_c) = run();
+        assert!(
+            !hit_c,
+            "the object tree's file must invalidate the snapshot"
+        );
+        assert!(c.contains("CONFIG_B=y\n") && !c.contains("CONFIG_A"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn damaged_snapshots_are_rejected_not_trusted() {
         let dir = std::env::temp_dir().join(format!("ktailor-pdamage-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -267,10 +313,7 @@ mod tests {
             b"config A\n\tbool \"a\"\n\tdefault y\n\thelp\n\t  text\nconfig B\n\ttristate \"b\" if A\n\tselect C\nconfig C\n\ttristate\nchoice\n\tprompt \"c\"\nconfig X\n\tbool \"x\"\nconfig Y\n\tbool \"y\"\nendchoice\n",
         )
         .expect("write");
-        let mut loader = FsLoader {
-            cwd: dir.clone(),
-            srctree: None,
-        };
+        let mut loader = FsLoader::new(dir.clone(), None);
         let env = |_: &str| None;
         let mut sh = CountingShell(0);
         let k = parse(ParseInput {

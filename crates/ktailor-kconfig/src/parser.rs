@@ -59,8 +59,39 @@ fn file_identity(p: &Path) -> Option<String> {
 /// to `srctree` (itself relative to the working directory when not
 /// absolute).
 pub struct FsLoader {
-    pub cwd: PathBuf,
-    pub srctree: Option<String>,
+    cwd: PathBuf,
+    srctree: Option<String>,
+    /// Whether `cwd/DIR` exists, for the first component DIR of relative
+    /// names: an object tree without `drivers/` has no `drivers/**/Kconfig`,
+    /// so checking a cached parse need not look each one up there.
+    top_dirs: std::collections::HashMap<String, bool>,
+}
+
+impl FsLoader {
+    pub fn new(cwd: PathBuf, srctree: Option<String>) -> FsLoader {
+        FsLoader {
+            cwd,
+            srctree,
+            top_dirs: Default::default(),
+        }
+    }
+
+    /// False when `cwd/name` cannot exist because the directory its
+    /// relative name starts with does not.
+    fn may_exist_in_cwd(&mut self, name: &str) -> bool {
+        let Some((top, _)) = name.split_once('/') else {
+            return true;
+        };
+        if name.starts_with('/') || top.is_empty() || top == "." || top == ".." {
+            return true;
+        }
+        if let Some(&e) = self.top_dirs.get(top) {
+            return e;
+        }
+        let e = std::fs::symlink_metadata(self.cwd.join(top)).is_ok();
+        self.top_dirs.insert(top.to_string(), e);
+        e
+    }
 }
 
 impl FileLoader for FsLoader {
@@ -78,8 +109,10 @@ impl FileLoader for FsLoader {
     }
 
     fn identity(&mut self, name: &str) -> String {
-        if let Some(id) = file_identity(&self.cwd.join(name)) {
-            return id;
+        if self.may_exist_in_cwd(name) {
+            if let Some(id) = file_identity(&self.cwd.join(name)) {
+                return id;
+            }
         }
         if name.starts_with('/') {
             return "missing".into();
@@ -200,6 +233,7 @@ impl<'a, 'p> Parser<'a, 'p> {
             k.menus[0].prompt = Some(pid);
         }
         k.menu_finalize();
+        k.index_choice_menus();
         if k.check_all_deps() > 0 {
             return Err(ParseError { diags: k.diags });
         }

@@ -100,6 +100,39 @@ pub fn evict(dir: &Path, prefix: &str, keep: usize) {
     }
 }
 
+/// The identities of command words, shared by every [`CachedShell`] of the
+/// process (one run often opens several, which name the same programs),
+/// keyed on the working directory, `PATH` and the word.
+type WordKey = (PathBuf, String, String);
+fn word_memo() -> &'static std::sync::Mutex<HashMap<WordKey, String>> {
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<HashMap<WordKey, String>>> =
+        std::sync::OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+/// Whether directory `d` may hold an entry `name`: false only when a
+/// listing of `d` (read once per process) lacks it. Most words of a
+/// command line are not programs, and one listing of each `PATH`
+/// directory answers for all of them instead of a failed lookup each.
+fn may_contain(d: &Path, name: &str) -> bool {
+    type Listings = HashMap<PathBuf, Option<std::collections::HashSet<std::ffi::OsString>>>;
+    static LISTINGS: std::sync::OnceLock<std::sync::Mutex<Listings>> = std::sync::OnceLock::new();
+    let Ok(mut m) = LISTINGS.get_or_init(Default::default).lock() else {
+        return true;
+    };
+    let names = m
+        .entry(d.to_path_buf())
+        .or_insert_with(|| match std::fs::read_dir(d) {
+            Ok(rd) => Some(rd.flatten().map(|e| e.file_name()).collect()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Default::default()),
+            // Unreadable but perhaps searchable: look names up one by one.
+            Err(_) => None,
+        });
+    names
+        .as_ref()
+        .is_none_or(|n| n.contains(std::ffi::OsStr::new(name)))
+}
+
 /// A persistent cache in front of a [`SystemShell`]. One cache file per
 /// context (working directory and environment), named after a hash of the
 /// context and holding the full context text, which is compared on load.
@@ -109,7 +142,7 @@ pub struct CachedShell {
     context: String,
     entries: HashMap<String, Vec<u8>>,
     path_dirs: Vec<PathBuf>,
-    word_ids: HashMap<String, String>,
+    path_var: String,
     dirty: bool,
     pub hits: u32,
 }
@@ -137,27 +170,29 @@ impl CachedShell {
             .ok()
             .and_then(|d| decode(&d, &context))
             .unwrap_or_default();
-        let path_dirs = inner
+        let path_var = inner
             .env
             .iter()
             .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.split(':').map(PathBuf::from).collect())
+            .map(|(_, v)| v.clone())
             .unwrap_or_default();
+        let path_dirs = path_var.split(':').map(PathBuf::from).collect();
         CachedShell {
             inner,
             path,
             context,
             entries,
             path_dirs,
-            word_ids: HashMap::default(),
+            path_var,
             dirty: false,
             hits: 0,
         }
     }
 
     fn word_identity(&mut self, w: &str) -> String {
-        if let Some(id) = self.word_ids.get(w) {
-            return id.clone();
+        let key = (self.inner.cwd.clone(), self.path_var.clone(), w.to_string());
+        if let Some(id) = word_memo().lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return id;
         }
         let candidate: Option<PathBuf> = if w.contains('/') {
             Some(self.inner.cwd.join(w))
@@ -168,6 +203,7 @@ impl CachedShell {
         {
             self.path_dirs
                 .iter()
+                .filter(|d| may_contain(d, w))
                 .map(|d| d.join(w))
                 .find(|p| p.is_file())
         } else {
@@ -185,7 +221,9 @@ impl CachedShell {
                 id = format!("{}:{}:{}\0", p.display(), md.len(), mtime);
             }
         }
-        self.word_ids.insert(w.to_string(), id.clone());
+        if let Ok(mut m) = word_memo().lock() {
+            m.insert(key, id.clone());
+        }
         id
     }
 

@@ -362,7 +362,11 @@ impl Kconfig {
             let mut k = k?;
             k.props = props;
             k.menus = menus;
-            k.check_references().then_some(k)
+            if !k.check_references() {
+                return None;
+            }
+            k.index_choice_menus();
+            Some(k)
         })
     }
 

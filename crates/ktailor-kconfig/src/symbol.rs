@@ -244,8 +244,28 @@ impl Kconfig {
     }
 
     /// 6.12 `sym_get_choice_menu`: the choice a member belongs to, found
-    /// through its first prompted menu entry's ancestors.
+    /// through its first prompted menu entry's ancestors. Computed for
+    /// every symbol at the first call after `menu_finalize` and memoised.
     pub fn sym_get_choice_menu(&self, s: SymId) -> Option<MenuId> {
+        if let Some(v) = self.choice_menus.borrow().as_ref() {
+            if v.len() == self.syms.len() {
+                return v[s.idx()];
+            }
+        }
+        self.index_choice_menus();
+        self.choice_menus.borrow().as_ref().and_then(|v| v[s.idx()])
+    }
+
+    /// Computes the memo `sym_get_choice_menu` reads. Done once a tree is
+    /// parsed or decoded, so that its copies share it.
+    pub(crate) fn index_choice_menus(&self) {
+        let v: Arc<[Option<MenuId>]> = (0..self.syms.len())
+            .map(|i| self.find_choice_menu(SymId(i as u32)))
+            .collect();
+        *self.choice_menus.borrow_mut() = Some(v);
+    }
+
+    fn find_choice_menu(&self, s: SymId) -> Option<MenuId> {
         let sym = &self.syms[s.idx()];
         let mut menu = *sym
             .menus

@@ -287,10 +287,7 @@ impl OpenTree {
         std::fs::create_dir_all(&t.cwd)
             .map_err(|e| TreeError::msg(format!("object tree {}: {e}", t.cwd.display())))?;
         let env_lookup = |n: &str| self.getenv(n);
-        let mut loader = FsLoader {
-            cwd: t.cwd.clone(),
-            srctree: self.getenv("srctree"),
-        };
+        let mut loader = FsLoader::new(t.cwd.clone(), self.getenv("srctree"));
         let kconfig = t.kconfig.to_string_lossy().into_owned();
         let sys = SystemShell::new(t.cwd.clone(), t.env.clone());
         let result = if self.no_cache {
