@@ -331,7 +331,7 @@ impl Kconfig {
                     let sym = &mut self.syms[s.idx()];
                     sym.def[S_DEF_USER].tri = Tri::Y;
                     sym.flags |= flags::DEF_USER;
-                    let members = &mut self.menus[choice.idx()].choice_members;
+                    let members = self.choice_members_mut(choice);
                     if let Some(i) = members.iter().position(|&y| y == s) {
                         members.remove(i);
                         members.push(s);

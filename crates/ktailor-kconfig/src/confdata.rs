@@ -162,7 +162,7 @@ impl Kconfig {
             match self.dialect {
                 Dialect::V6_12 => {
                     if let Some(ch) = self.sym_get_choice_menu(sym) {
-                        let members = &mut self.menus[ch.idx()].choice_members;
+                        let members = self.choice_members_mut(ch);
                         if let Some(i) = members.iter().position(|&x| x == sym) {
                             members.remove(i);
                             members.insert(0, sym);

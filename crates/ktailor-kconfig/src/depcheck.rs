@@ -130,7 +130,7 @@ impl Kconfig {
                 if let Some(top) = stack.last_mut() {
                     top.via = Via::PropVisible(ty);
                 }
-                let v = self.props[p.idx()].visible.expr;
+                let v = self.props[p.idx()].visible;
                 r = self.check_expr_deps(v, stack);
                 if r.is_some() {
                     break 'out;

@@ -49,7 +49,7 @@ impl Kconfig {
         let pm = self.props[p.idx()].menu;
         let dep = self.menus[pm.idx()].dep;
         self.get_dep_str(r, dep, "  Depends on: ");
-        let vis = self.props[p.idx()].visible.expr;
+        let vis = self.props[p.idx()].visible;
         let same = {
             let syms = &self.syms;
             let info = |s: SymId| {

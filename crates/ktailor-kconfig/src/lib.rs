@@ -17,6 +17,7 @@
 
 pub mod conf;
 pub mod confdata;
+pub mod cow;
 mod depcheck;
 pub mod diag;
 pub mod expr;
@@ -32,6 +33,7 @@ pub mod shell;
 pub mod snapshot;
 pub mod symbol;
 
+use cow::Shared;
 use std::sync::Arc;
 
 pub use diag::{Diagnostic, Origin, Severity};
@@ -212,7 +214,9 @@ impl PropType {
 pub struct Property {
     pub ty: PropType,
     pub text: Option<Arc<str>>,
-    pub visible: ExprValue,
+    /// The condition under which it applies (`visible.expr` in C); its
+    /// value is `Kconfig::prop_vis`, which evaluation updates.
+    pub visible: Option<ExprId>,
     pub expr: Option<ExprId>,
     /// 6.1 P_CHOICE on a choice: its members in order.
     pub choice_list: Vec<SymId>,
@@ -236,8 +240,6 @@ pub struct Menu {
     pub help: Option<Arc<str>>,
     pub file: Option<FileId>,
     pub line: u32,
-    /// 6.12 choices: members in priority order (`choice_members`).
-    pub choice_members: Vec<SymId>,
 }
 
 /// A parsed Kconfig tree with its symbol values.
@@ -245,16 +247,26 @@ pub struct Menu {
 pub struct Kconfig {
     pub dialect: Dialect,
     pub syms: Vec<Symbol>,
-    pub props: Vec<Property>,
-    pub menus: Vec<Menu>,
-    pub exprs: Exprs,
+    /// Fixed once parsed (their computed visibility is `prop_vis`), so
+    /// shared between copies.
+    pub props: Shared<Vec<Property>>,
+    /// Each property's visibility as last computed (`visible.tri` in C).
+    pub prop_vis: Vec<Tri>,
+    /// Fixed once parsed but for the choices' member order (kept apart in
+    /// `choice_members`), so shared between copies (see [`cow`]).
+    pub menus: Shared<Vec<Menu>>,
+    pub exprs: Shared<Exprs>,
+    /// 6.12 choices: each choice menu's members in priority order
+    /// (`choice_members` in C), which reading a `.config` and setting a
+    /// member reorder.
+    pub choice_members: rustc_hash::FxHashMap<MenuId, Vec<SymId>>,
     /// Memoised expression values, valid while `expr_epoch[i] == epoch`.
     pub(crate) expr_val: Vec<Tri>,
     pub(crate) expr_epoch: Vec<u32>,
     pub(crate) epoch: u32,
-    pub files: Vec<Arc<str>>,
-    nonconst: rustc_hash::FxHashMap<Arc<str>, SymId>,
-    consts: rustc_hash::FxHashMap<Arc<str>, SymId>,
+    pub files: Shared<Vec<Arc<str>>>,
+    nonconst: Shared<rustc_hash::FxHashMap<Arc<str>, SymId>>,
+    consts: Shared<rustc_hash::FxHashMap<Arc<str>, SymId>>,
     pub modules_sym: SymId,
     pub modules_val: Tri,
     /// Environment variables the preprocessor read, in order.
@@ -279,17 +291,29 @@ pub struct Kconfig {
 }
 
 impl Kconfig {
+    /// A 6.12 choice menu's members in priority order (empty for any
+    /// other menu).
+    pub fn choice_members(&self, choice: MenuId) -> &[SymId] {
+        self.choice_members.get(&choice).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn choice_members_mut(&mut self, choice: MenuId) -> &mut Vec<SymId> {
+        self.choice_members.entry(choice).or_default()
+    }
+
     pub(crate) fn new(dialect: Dialect) -> Kconfig {
         let mut k = Kconfig {
             dialect,
             syms: Vec::new(),
-            props: Vec::new(),
-            menus: vec![Menu::default()],
-            exprs: Exprs::default(),
+            props: Default::default(),
+            prop_vis: Vec::new(),
+            menus: Shared::new(vec![Menu::default()]),
+            exprs: Default::default(),
+            choice_members: Default::default(),
             expr_val: Vec::new(),
             expr_epoch: Vec::new(),
             epoch: 1,
-            files: Vec::new(),
+            files: Default::default(),
             nonconst: Default::default(),
             consts: Default::default(),
             modules_sym: SymId::NO,

@@ -114,9 +114,9 @@ impl Kconfig {
                 if self.props[p.idx()].menu != menu {
                     continue;
                 }
-                let v = self.props[p.idx()].visible.expr;
+                let v = self.props[p.idx()].visible;
                 let dep = self.propagate(basedep, v);
-                self.props[p.idx()].visible.expr = dep;
+                self.props[p.idx()].visible = dep;
                 let ty = self.props[p.idx()].ty;
                 if ty == PropType::Select || ty == PropType::Imply {
                     let Some(target) =
@@ -160,7 +160,7 @@ impl Kconfig {
     ) {
         let prompt_vis = self.menus[parent.idx()]
             .prompt
-            .and_then(|p| self.props[p.idx()].visible.expr);
+            .and_then(|p| self.props[p.idx()].visible);
         // The symbol's own condition, in the form the superset test needs;
         // computed only when an entry mentions the symbol without plainly
         // depending on it (the result does not depend on when it is done).
@@ -170,7 +170,7 @@ impl Kconfig {
         while let Some(menu) = cur {
             let m = &self.menus[menu.idx()];
             let dep = match m.prompt {
-                Some(p) => self.props[p.idx()].visible.expr,
+                Some(p) => self.props[p.idx()].visible,
                 None => m.dep,
             };
             if !self.exprs.contains_symbol(dep, sym) {
@@ -314,8 +314,8 @@ impl Kconfig {
                                 if self.props[p.idx()].menu != m {
                                     continue;
                                 }
-                                let v = self.props[p.idx()].visible.expr;
-                                self.props[p.idx()].visible.expr = self.exprs.and(Some(base), v);
+                                let v = self.props[p.idx()].visible;
+                                self.props[p.idx()].visible = self.exprs.and(Some(base), v);
                             }
                         }
                         // The member's link to its choice and the choice's
@@ -340,7 +340,7 @@ impl Kconfig {
             self.syms[s.idx()].flags |= flags::WARNED;
             if self.syms[s.idx()].flags & flags::OPTIONAL == 0 {
                 if let Some(p) = self.menus[parent.idx()].prompt {
-                    let v = self.props[p.idx()].visible.expr;
+                    let v = self.props[p.idx()].visible;
                     let m = self.exprs.sym(SymId::MOD);
                     let term = self.exprs.and(v, Some(m));
                     let r = self.syms[s.idx()].rev_dep.expr;
@@ -363,11 +363,11 @@ impl Kconfig {
         let sym = self.menus[m.idx()].sym;
         let visible = if let Some(s) = sym {
             self.sym_calc_value(s);
-            self.props[p.idx()].visible.tri
+            self.prop_vis[p.idx()]
         } else {
-            let e = self.props[p.idx()].visible.expr;
+            let e = self.props[p.idx()].visible;
             let t = self.expr_calc_value(e);
-            self.props[p.idx()].visible.tri = t;
+            self.prop_vis[p.idx()] = t;
             t
         };
         if visible != Tri::N {

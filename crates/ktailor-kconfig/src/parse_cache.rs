@@ -189,11 +189,21 @@ mod tests {
     }
 
     fn alldef(k: &mut Kconfig) -> Vec<u8> {
+        run_mode(k, Mode::AllDefconfig, None)
+    }
+
+    /// Runs `mode` on `k` with `config` (if any) as its `.config`; the
+    /// configuration written.
+    fn run_mode(k: &mut Kconfig, mode: Mode, config: Option<&[u8]>) -> Vec<u8> {
         let env = |_: &str| None;
-        let mut open = |_: &str| None;
+        let mut open = |n: &str| {
+            config
+                .filter(|_| n == ".config")
+                .map(|c| (n.to_string(), c.to_vec()))
+        };
         let out = k
             .run(RunInput {
-                mode: Mode::AllDefconfig,
+                mode,
                 open: &mut open,
                 config_name: ".config".into(),
                 defconfig_file: None,
@@ -301,6 +311,55 @@ mod tests {
             "the object tree's file must invalidate the snapshot"
         );
         assert!(c.contains("CONFIG_B=y\n") && !c.contains("CONFIG_A"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn copies_of_a_decoded_tree_share_what_evaluation_leaves_alone() {
+        // A resolver or gate evaluation runs on a copy of the decoded
+        // tree; reading a .config there reorders the copy's choice members
+        // (6.12's priority list) and computes property visibilities, but
+        // must neither duplicate the menus, the properties, the
+        // expressions and the file table nor touch the original's order.
+        let dir = std::env::temp_dir().join(format!("ktailor-pshare-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("Kconfig"),
+            "config A\n\tbool \"a\"\n\tdefault y\nchoice\n\tprompt \"c\" if A\nconfig X\n\tbool \"x\"\nconfig Y\n\tbool \"y\"\nendchoice\n",
+        )
+        .expect("write");
+        let cache = dir.join("cache");
+        let _ = parse_through_cache(FsLoader::new(dir.clone(), None), "Kconfig", &cache);
+        let (orig, hit) = parse_through_cache(FsLoader::new(dir.clone(), None), "Kconfig", &cache);
+        assert!(hit, "second parse should decode the snapshot");
+        let choice = orig.syms[orig.find("X").expect("X").idx()]
+            .choice_link
+            .expect("X is a choice member");
+        let order = |k: &Kconfig| -> Vec<String> {
+            k.choice_members(choice)
+                .iter()
+                .map(|&s| k.syms[s.idx()].name.as_deref().unwrap_or("").to_string())
+                .collect()
+        };
+        assert_eq!(order(&orig), ["X", "Y"]);
+        let mut copy = orig.clone();
+        let out = run_mode(
+            &mut copy,
+            Mode::OldDefconfig,
+            Some(b"CONFIG_A=y\nCONFIG_Y=y\n"),
+        );
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains("# CONFIG_X is not set\nCONFIG_Y=y\n"),
+            "{text}"
+        );
+        assert_eq!(order(&copy), ["Y", "X"]);
+        assert_eq!(order(&orig), ["X", "Y"]);
+        assert!(crate::cow::Shared::ptr_eq(&orig.menus, &copy.menus));
+        assert!(crate::cow::Shared::ptr_eq(&orig.props, &copy.props));
+        assert!(crate::cow::Shared::ptr_eq(&orig.exprs, &copy.exprs));
+        assert!(crate::cow::Shared::ptr_eq(&orig.files, &copy.files));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

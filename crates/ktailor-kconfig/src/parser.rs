@@ -508,7 +508,7 @@ impl<'a, 'p> Parser<'a, 'p> {
                 }
                 if self.k.sym(sym).choice_link.is_none() {
                     self.k.sym_mut(sym).choice_link = Some(ch);
-                    self.k.menus[ch.idx()].choice_members.push(sym);
+                    self.k.choice_members_mut(ch).push(sym);
                 }
             }
         }
@@ -1089,8 +1089,8 @@ impl<'a, 'p> Parser<'a, 'p> {
                 if vis.is_none() {
                     continue;
                 }
-                let cur = self.k.props[p.idx()].visible.expr;
-                self.k.props[p.idx()].visible.expr = self.k.exprs.and(cur, vis);
+                let cur = self.k.props[p.idx()].visible;
+                self.k.props[p.idx()].visible = self.k.exprs.and(cur, vis);
             }
         }
         self.k.menus[entry.idx()].prompt = Some(p);
@@ -1109,13 +1109,11 @@ pub(crate) fn new_prop(
     line: u32,
 ) -> PropId {
     let id = PropId(k.props.len() as u32);
+    k.prop_vis.push(crate::Tri::N);
     k.props.push(Property {
         ty,
         text: None,
-        visible: crate::ExprValue {
-            expr: dep,
-            tri: crate::Tri::N,
-        },
+        visible: dep,
         expr: e,
         choice_list: Vec::new(),
         menu,

@@ -8,6 +8,7 @@
 //! whether a snapshot is still valid (files, environment, `$(shell)`
 //! outputs) is the caller's job; this module only encodes and decodes.
 
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Origin, Severity};
@@ -202,7 +203,7 @@ impl Kconfig {
         w.u32(b.0.len() as u32);
         w.0.extend_from_slice(&b.0);
         w.u32(self.files.len() as u32);
-        for f in &self.files {
+        for f in self.files.iter() {
             w.str(f);
         }
         w.u32(self.exprs.len() as u32);
@@ -312,10 +313,13 @@ impl Kconfig {
 
     fn write_props_menus(&self, w: &mut W) {
         w.u32(self.props.len() as u32);
-        for p in self.props.iter() {
+        for (p, &tri) in self.props.iter().zip(&self.prop_vis) {
             w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
             w.ostr(p.text.as_deref());
-            w.ev(&p.visible);
+            w.ev(&ExprValue {
+                expr: p.visible,
+                tri,
+            });
             w.opt(p.expr.map(|x| x.0));
             w.u32(p.choice_list.len() as u32);
             for s in &p.choice_list {
@@ -326,7 +330,7 @@ impl Kconfig {
             w.u32(p.line);
         }
         w.u32(self.menus.len() as u32);
-        for m in self.menus.iter() {
+        for (i, m) in self.menus.iter().enumerate() {
             w.opt(m.next.map(|x| x.0));
             w.opt(m.parent.map(|x| x.0));
             w.opt(m.list.map(|x| x.0));
@@ -337,8 +341,9 @@ impl Kconfig {
             w.ostr(m.help.as_deref());
             w.opt(m.file.map(|x| x.0));
             w.u32(m.line);
-            w.u32(m.choice_members.len() as u32);
-            for s in &m.choice_members {
+            let members = self.choice_members(MenuId(i as u32));
+            w.u32(members.len() as u32);
+            for s in members {
                 w.u32(s.0);
             }
         }
@@ -358,10 +363,12 @@ impl Kconfig {
         std::thread::scope(|scope| {
             let other = scope.spawn(|| read_props_menus(section));
             let k = Self::read_rest(dialect, &mut r);
-            let (props, menus) = other.join().ok()??;
+            let (props, vis, menus, members) = other.join().ok()??;
             let mut k = k?;
-            k.props = props;
-            k.menus = menus;
+            k.props = props.into();
+            k.prop_vis = vis;
+            k.menus = menus.into();
+            k.choice_members = members;
             if !k.check_references() {
                 return None;
             }
@@ -394,7 +401,7 @@ impl Kconfig {
             };
             nodes.push(e);
         }
-        k.exprs = Exprs::from_nodes(nodes);
+        k.exprs = Exprs::from_nodes(nodes).into();
         k.exprs.dups_61 = k.dialect == Dialect::V6_1;
         let n = r.u32()? as usize;
         k.syms.reserve(n);
@@ -549,7 +556,7 @@ impl Kconfig {
             }
         }
         for p in k.props.iter() {
-            if !(ok_e(p.visible.expr)
+            if !(ok_e(p.visible)
                 && ok_e(p.expr)
                 && p.menu.0 < nm
                 && p.choice_list.iter().all(|&s| sym_ok(s)))
@@ -567,27 +574,43 @@ impl Kconfig {
                 && m.prompt.is_none_or(|p| p.0 < np)
                 && ok_e(m.visibility)
                 && ok_e(m.dep)
-                && m.file.is_none_or(|f| f.0 < nf)
-                && m.choice_members.iter().all(|&s| sym_ok(s)))
+                && m.file.is_none_or(|f| f.0 < nf))
             {
                 return false;
             }
+        }
+        if !k
+            .choice_members
+            .iter()
+            .all(|(m, v)| m.0 < nm && v.iter().all(|&s| sym_ok(s)))
+        {
+            return false;
         }
         sym_ok(k.modules_sym)
     }
 }
 
+/// The properties, the menus and the choices' member lists.
+type PropsMenus = (
+    Vec<Property>,
+    Vec<Tri>,
+    Vec<Menu>,
+    FxHashMap<MenuId, Vec<SymId>>,
+);
+
 /// Decodes the properties-and-menus section.
-fn read_props_menus(d: &[u8]) -> Option<(Vec<Property>, Vec<Menu>)> {
+fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
     let mut r = R::new(d);
     let mut props = Vec::new();
     let mut menus = Vec::new();
     let n = r.u32()? as usize;
     props.reserve(n);
+    let mut vis = Vec::with_capacity(n);
     for _ in 0..n {
         let ty = *PROP_TYPES.get(r.u32()? as usize)?;
         let text = r.orc()?;
-        let visible = r.ev()?;
+        let ExprValue { expr: visible, tri } = r.ev()?;
+        vis.push(tri);
         let expr = r.opt()?.map(ExprId);
         let nc = r.u32()? as usize;
         let mut choice_list = Vec::with_capacity(nc);
@@ -610,7 +633,8 @@ fn read_props_menus(d: &[u8]) -> Option<(Vec<Property>, Vec<Menu>)> {
     }
     let n = r.u32()? as usize;
     menus.reserve(n);
-    for _ in 0..n {
+    let mut members = FxHashMap::default();
+    for i in 0..n {
         let next = r.opt()?.map(MenuId);
         let parent = r.opt()?.map(MenuId);
         let list = r.opt()?.map(MenuId);
@@ -622,9 +646,12 @@ fn read_props_menus(d: &[u8]) -> Option<(Vec<Property>, Vec<Menu>)> {
         let file = r.opt()?.map(FileId);
         let line = r.u32()?;
         let nc = r.u32()? as usize;
-        let mut choice_members = Vec::with_capacity(nc);
-        for _ in 0..nc {
-            choice_members.push(SymId(r.u32()?));
+        if nc > 0 {
+            let mut v = Vec::with_capacity(nc);
+            for _ in 0..nc {
+                v.push(SymId(r.u32()?));
+            }
+            members.insert(MenuId(i as u32), v);
         }
         menus.push(Menu {
             next,
@@ -637,8 +664,7 @@ fn read_props_menus(d: &[u8]) -> Option<(Vec<Property>, Vec<Menu>)> {
             help,
             file,
             line,
-            choice_members,
         });
     }
-    (r.p == d.len()).then_some((props, menus))
+    (r.p == d.len()).then_some((props, vis, menus, members))
 }

@@ -153,9 +153,9 @@ impl Kconfig {
             if self.props[p.idx()].ty != ty {
                 continue;
             }
-            let v = self.props[p.idx()].visible.expr;
+            let v = self.props[p.idx()].visible;
             let t = self.expr_calc_value(v);
-            self.props[p.idx()].visible.tri = t;
+            self.prop_vis[p.idx()] = t;
             if t != Tri::N {
                 return Some(p);
             }
@@ -194,7 +194,7 @@ impl Kconfig {
             if self.props[p.idx()].text.is_none() {
                 continue;
             }
-            let v = self.props[p.idx()].visible.expr;
+            let v = self.props[p.idx()].visible;
             let mut t = self.expr_calc_value(v);
             // 6.1: tristate choice values with visibility m are hidden when
             // their choice is y.
@@ -206,7 +206,7 @@ impl Kconfig {
                     t = Tri::N;
                 }
             }
-            self.props[p.idx()].visible.tri = t;
+            self.prop_vis[p.idx()] = t;
             tri = tri.or(t);
         }
         if tri == Tri::M
@@ -294,9 +294,9 @@ impl Kconfig {
             if self.props[p.idx()].ty != PropType::Default {
                 continue;
             }
-            let v = self.props[p.idx()].visible.expr;
+            let v = self.props[p.idx()].visible;
             let t = self.expr_calc_value(v);
-            self.props[p.idx()].visible.tri = t;
+            self.prop_vis[p.idx()] = t;
             if t == Tri::N {
                 continue;
             }
@@ -318,7 +318,7 @@ impl Kconfig {
 
     /// 6.12 `sym_calc_choice`: sets every visible member to y or n.
     pub fn sym_calc_choice_612(&mut self, choice: MenuId) -> Option<SymId> {
-        let members = self.menus[choice.idx()].choice_members.clone();
+        let members = self.choice_members(choice).to_vec();
         let mut res = None;
         for &s in &members {
             self.sym_calc_visibility(s);
@@ -386,9 +386,9 @@ impl Kconfig {
             if self.props[p.idx()].ty != PropType::Default {
                 continue;
             }
-            let v = self.props[p.idx()].visible.expr;
+            let v = self.props[p.idx()].visible;
             let t = self.expr_calc_value(v);
-            self.props[p.idx()].visible.tri = t;
+            self.prop_vis[p.idx()] = t;
             if t == Tri::N {
                 continue;
             }
@@ -598,7 +598,7 @@ impl Kconfig {
                             if let Some(p) = self.sym_get_default_prop(s) {
                                 let e = self.props[p.idx()].expr;
                                 let v = self.expr_calc_value(e);
-                                new_tri = v.and(self.props[p.idx()].visible.tri);
+                                new_tri = v.and(self.prop_vis[p.idx()]);
                                 if new_tri != Tri::N {
                                     self.syms[s.idx()].flags |= flags::WRITE;
                                 }
@@ -800,7 +800,7 @@ impl Kconfig {
             }
             self.syms[s.idx()].def[S_DEF_USER].tri = v;
             self.syms[s.idx()].flags |= flags::DEF_USER;
-            let members = &mut self.menus[choice.idx()].choice_members;
+            let members = self.choice_members_mut(choice);
             if let Some(i) = members.iter().position(|&x| x == s) {
                 members.remove(i);
                 members.insert(0, s);
@@ -886,7 +886,7 @@ impl Kconfig {
         if let Some(p) = self.sym_get_default_prop(s) {
             if ty.is_tristate_like() {
                 let e = self.props[p.idx()].expr;
-                val = self.expr_calc_value(e).and(self.props[p.idx()].visible.tri);
+                val = self.expr_calc_value(e).and(self.prop_vis[p.idx()]);
             } else if let Some(ds) = self.prop_symbol(p) {
                 self.sym_calc_value(ds);
                 str_val = self.syms[ds.idx()].curr_val.clone();

@@ -103,7 +103,7 @@ pub fn value_why(k: &mut Kconfig, s: SymId) -> ValueWhy {
         match k.sym_get_default_prop(s) {
             Some(p) => {
                 let e = k.prop(p).expr;
-                let c = k.prop(p).visible.expr;
+                let c = k.prop(p).visible;
                 let mut txt = format!("default {}", k.expr_to_string_with_values(e));
                 if !k.exprs.is_yes(c) && c.is_some() {
                     txt.push_str(&format!(" if {}", k.expr_to_string_with_values(c)));

@@ -115,7 +115,7 @@ pub fn keep(
             for p in sym.props.iter() {
                 if k.prop(*p).ty == PropType::Prompt {
                     has_prompt = true;
-                    symbols(&k, k.prop(*p).visible.expr, &mut deps);
+                    symbols(&k, k.prop(*p).visible, &mut deps);
                 }
             }
             let mut chosen: Vec<(SymId, String)> = Vec::new();

@@ -463,10 +463,9 @@ fn reason(k: &mut Kconfig, s: SymId, around: &[SymId]) -> Option<(String, String
         }
         for &p in sym.props.iter() {
             let prop = k.prop(p);
-            if matches!(prop.ty, PropType::Prompt | PropType::Menu)
-                && mentions(k, prop.visible.expr, s)
+            if matches!(prop.ty, PropType::Prompt | PropType::Menu) && mentions(k, prop.visible, s)
             {
-                let e = k.expr_to_string_with_values(prop.visible.expr);
+                let e = k.expr_to_string_with_values(prop.visible);
                 return Some((name, format!("its prompt is visible if {e}")));
             }
         }
@@ -554,7 +553,7 @@ fn describe_rules(k: &mut Kconfig, s: SymId) -> String {
     match prompts.first() {
         None => parts.push("has no prompt".to_string()),
         Some(&p) => {
-            let vis = k.prop(p).visible.expr;
+            let vis = k.prop(p).visible;
             if vis != sym.dir_dep.expr && vis.is_some() {
                 parts.push(format!(
                     "prompt visible if {}",
@@ -572,7 +571,7 @@ fn describe_rules(k: &mut Kconfig, s: SymId) -> String {
         parts.push("nothing selects it".to_string());
     }
     if let Some(cm) = k.sym_get_choice_menu(s) {
-        let n = k.menus[cm.idx()].choice_members.len();
+        let n = k.choice_members(cm).len();
         parts.push(format!("a member of a choice of {n} (exactly one is y)"));
     }
     format!(

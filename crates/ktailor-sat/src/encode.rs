@@ -387,7 +387,7 @@ impl<'k> Encoder<'k> {
             if prop.text.is_none() {
                 continue;
             }
-            let c = prop.visible.expr;
+            let c = prop.visible;
             let v = self.expr(c, Tri::Y);
             vis = self.tor(vis, v);
         }
@@ -421,7 +421,7 @@ impl<'k> Encoder<'k> {
         match self.k.dialect {
             Dialect::V6_12 => {
                 if let Some(cm) = self.k.sym_get_choice_menu(s) {
-                    let members = self.k.menus[cm.idx()].choice_members.clone();
+                    let members = self.k.choice_members(cm).to_vec();
                     return Some(self.open_choice(s, &members, None));
                 }
             }
@@ -463,7 +463,7 @@ impl<'k> Encoder<'k> {
             if prop.ty != PropType::Default {
                 continue;
             }
-            let (ce, ve) = (prop.visible.expr, prop.expr);
+            let (ce, ve) = (prop.visible, prop.expr);
             let c = self.expr(ce, Tri::Y);
             let val = self.expr(ve, Tri::Y);
             let here = self.tand(val, c);

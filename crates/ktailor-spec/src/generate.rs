@@ -767,7 +767,7 @@ pub fn explain(k: &mut Kconfig, s: SymId, want: &Value) -> Vec<String> {
                 .find(|p| k.prop(*p).ty == PropType::Default)
             {
                 had_default = true;
-                let c = k.prop(p).visible.expr;
+                let c = k.prop(p).visible;
                 let cv = k.expr_to_string_with_values(c);
                 r.push(format!(
                     "it has no prompt; its default applies only if {cv}"
@@ -787,7 +787,7 @@ pub fn explain(k: &mut Kconfig, s: SymId, want: &Value) -> Vec<String> {
                 r.push(format!("unmet dependency: depends on {d}"));
             }
             for p in &prompts {
-                let v = k.prop(*p).visible.expr;
+                let v = k.prop(*p).visible;
                 let pv = k.expr_calc_value(v);
                 if pv < Tri::Y {
                     let txt = k.expr_to_string_with_values(v);
@@ -823,7 +823,7 @@ pub fn explain(k: &mut Kconfig, s: SymId, want: &Value) -> Vec<String> {
             r.push("it has no visible prompt, so its default applies".into());
             if let Some(p) = k.sym_get_default_prop(s) {
                 let e = k.prop(p).expr;
-                let c = k.prop(p).visible.expr;
+                let c = k.prop(p).visible;
                 let ev = k.expr_to_string_with_values(e);
                 let cv = k.expr_to_string_with_values(c);
                 r.push(format!("the active default is {ev} (its condition: {cv})"));
