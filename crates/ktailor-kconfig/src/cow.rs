@@ -2,7 +2,8 @@
 //!
 //! Every evaluation (a resolver candidate, a gate check) works on its own
 //! copy of the parsed tree. Most of a tree never changes once parsed: the
-//! menu structure, the expression arena, the symbol table. Those parts sit
+//! menu structure, the properties, the expression arena, the symbol table,
+//! each symbol's property and menu lists. Those parts sit
 //! behind [`Shared`], so a copy shares them with the tree it came from and
 //! only a copy that writes to one gets a private duplicate of that part.
 //! Reading never copies; writing to a part nobody else holds (parsing,

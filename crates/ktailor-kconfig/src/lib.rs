@@ -168,8 +168,8 @@ pub struct Symbol {
     pub flags: u32,
     /// Its properties and menu entries. Fixed once parsed, so shared
     /// between copies of a tree (a copy per evaluation stays cheap).
-    pub props: Arc<Vec<PropId>>,
-    pub menus: Arc<Vec<MenuId>>,
+    pub props: Shared<Vec<PropId>>,
+    pub menus: Shared<Vec<MenuId>>,
     pub dir_dep: ExprValue,
     pub rev_dep: ExprValue,
     pub implied: ExprValue,

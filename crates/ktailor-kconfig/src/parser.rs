@@ -1014,7 +1014,7 @@ impl<'a, 'p> Parser<'a, 'p> {
         self.last_entry = Link::NextOf(id);
         self.current_entry = id;
         if let Some(s) = sym {
-            Arc::make_mut(&mut self.k.sym_mut(s).menus).push(id);
+            self.k.sym_mut(s).menus.push(id);
         }
     }
 
@@ -1121,7 +1121,7 @@ pub(crate) fn new_prop(
         line,
     });
     if let Some(s) = k.menus[menu.idx()].sym {
-        Arc::make_mut(&mut k.sym_mut(s).props).push(id);
+        k.sym_mut(s).props.push(id);
     }
     id
 }
