@@ -369,6 +369,28 @@ impl Kconfig {
         true
     }
 
+    /// `conf_read` without its pass over every symbol: reads the user
+    /// values and computes MODULES; every other value is computed when it
+    /// is first asked for (`sym_calc_value`), and comes out as `conf_read`
+    /// would have made it, since a value depends only on the user values
+    /// and the values it is computed from. For callers that look at a few
+    /// symbols of a configuration (the resolver's view of the current one).
+    /// Linux 6.1's `conf_read` goes on after that pass to forget the user
+    /// values of invisible symbols, so a 6.1 tree is read in full.
+    pub fn conf_read_deferred(&mut self, name: &str, data: &[u8], opts: &DataOptions) {
+        if self.dialect == Dialect::V6_1 {
+            self.conf_read(Some((name, data)), opts);
+            return;
+        }
+        self.changed = false;
+        self.conf_read_simple(name, data, S_DEF_USER, opts);
+        let ms = self.modules_sym;
+        self.sym_calc_value(ms);
+        if self.conf_warnings > 0 {
+            self.changed = true;
+        }
+    }
+
     fn print_symbol_dotconfig(&self, out: &mut Vec<u8>, s: SymId, prefix: &str) {
         let sym = &self.syms[s.idx()];
         let name = sym.name.as_deref().unwrap_or("");

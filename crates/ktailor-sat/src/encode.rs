@@ -228,8 +228,18 @@ impl<'k> Encoder<'k> {
         }
     }
 
-    pub fn cur(&self, s: SymId) -> Tri {
+    /// The current value of `s`, computed if the tree has not computed it
+    /// yet (the current configuration may be read with its values
+    /// computed as asked for).
+    pub fn cur(&mut self, s: SymId) -> Tri {
+        self.k.sym_calc_value(s);
         self.k.sym(s).curr_tri
+    }
+
+    /// Whether a prompt of `s` is visible now (computed as `cur`).
+    pub fn shown_now(&mut self, s: SymId) -> bool {
+        self.k.sym_calc_value(s);
+        self.k.sym(s).visible != Tri::N
     }
 
     /// The value literals of `s`: made on first use (the frontier), a
@@ -646,7 +656,7 @@ impl<'k> Encoder<'k> {
 
     /// The value of `s` in the last model (its current value when the
     /// encoding never mentioned it).
-    pub fn model_of(&self, s: SymId) -> Tri {
+    pub fn model_of(&mut self, s: SymId) -> Tri {
         match self.vals.get(&s) {
             Some(v) => self.model(*v),
             None => self.cur(s),

@@ -151,7 +151,7 @@ impl<'k> Planner<'k> {
             let input = !self.keep_input(s);
             v.push(input);
             v.push(input);
-            if self.enc.k.sym(s).visible != Tri::N {
+            if self.enc.shown_now(s) {
                 v.push(!self.enc.keep(s));
             }
         }
@@ -230,11 +230,11 @@ impl<'k> Planner<'k> {
         v
     }
 
-    fn snapshot(&self) -> FxHashMap<SymId, Tri> {
-        self.enc
-            .order
-            .iter()
-            .map(|&s| (s, self.enc.model_of(s)))
+    fn snapshot(&mut self) -> FxHashMap<SymId, Tri> {
+        let order = self.enc.order.clone();
+        order
+            .into_iter()
+            .map(|s| (s, self.enc.model_of(s)))
             .collect()
     }
 
@@ -246,14 +246,14 @@ impl<'k> Planner<'k> {
             if !self.solve(&hard) {
                 return self.conflict(hard);
             }
-            let grow: Vec<SymId> = self
+            let mut grow: Vec<SymId> = self
                 .enc
                 .order
                 .iter()
                 .copied()
                 .filter(|&s| self.enc.opened(s).is_none() && is_variable(self.enc.k, s))
-                .filter(|&s| self.enc.model_of(s) != self.enc.cur(s))
                 .collect();
+            grow.retain(|&s| self.enc.model_of(s) != self.enc.cur(s));
             if grow.is_empty() {
                 break;
             }
@@ -484,8 +484,9 @@ impl<'k> Planner<'k> {
         let bound = 2 * sol.edits.len()
             + opened
                 .iter()
-                .filter(|&&s| self.enc.k.sym(s).visible != Tri::N)
-                .filter(|&&s| sol.value(s).is_some_and(|v| v != self.enc.cur(s)))
+                .filter(|&&s| {
+                    self.enc.shown_now(s) && sol.value(s).is_some_and(|v| v != self.enc.cur(s))
+                })
                 .count();
         let cost = self.cost_lits(&opened);
         let g = self.enc.fresh(batsat::lbool::UNDEF);

@@ -401,6 +401,21 @@ impl OpenTree {
         k.conf_write_bytes(&self.data_options(&[]))
     }
 
+    /// The tree with `config`'s user values read and the rest of its values
+    /// computed when asked for (`Kconfig::conf_read_deferred`), for callers
+    /// that look at a few options. With KCONFIG_WERROR set the
+    /// configuration is settled in full, so that its warnings fail as
+    /// `settle` fails.
+    pub fn read_deferred(&self, config: Vec<u8>) -> Result<Kconfig, TreeError> {
+        if self.getenv("KCONFIG_WERROR").is_some() {
+            return self.settle(config).map(|o| o.kconfig);
+        }
+        let mut k = self.load()?;
+        let name = self.tree.config.to_string_lossy().into_owned();
+        k.conf_read_deferred(&name, &config, &self.data_options(&[]));
+        Ok(k)
+    }
+
     fn run_mode_as(
         &self,
         mode: Mode,

@@ -87,6 +87,18 @@ pub(crate) struct Current {
 }
 
 pub(crate) fn current(o: &TreeOpts) -> Result<Current, u8> {
+    read_current(o, false)
+}
+
+/// `current` with the values computed as they are asked for
+/// (`OpenTree::read_deferred`): what the resolver needs, since it looks at
+/// the options around the requests and every plan is then evaluated in
+/// full.
+fn current_deferred(o: &TreeOpts) -> Result<Current, u8> {
+    read_current(o, true)
+}
+
+fn read_current(o: &TreeOpts, deferred: bool) -> Result<Current, u8> {
     let tree = open(&tree_options(o)).map_err(|e| {
         print_diags(&e.diags, &o.srctree);
         EXIT_ERROR
@@ -102,12 +114,17 @@ pub(crate) fn current(o: &TreeOpts) -> Result<Current, u8> {
             return Err(EXIT_ERROR);
         }
     };
-    let out = tree.settle(bytes.clone()).map_err(|e| {
+    let k = if deferred {
+        tree.read_deferred(bytes.clone())
+    } else {
+        tree.settle(bytes.clone()).map(|o| o.kconfig)
+    };
+    let k = k.map_err(|e| {
         print_diags(&e.diags, &tree.tree.srctree);
         EXIT_ERROR
     })?;
     Ok(Current {
-        k: out.kconfig,
+        k,
         tree,
         config_path,
         bytes,
@@ -489,7 +506,7 @@ fn apply(
 }
 
 pub fn enable(a: EnableArgs) -> u8 {
-    let cur = match current(&a.tree) {
+    let cur = match current_deferred(&a.tree) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -509,7 +526,7 @@ pub fn enable(a: EnableArgs) -> u8 {
 }
 
 pub fn disable(a: DisableArgs) -> u8 {
-    let cur = match current(&a.tree) {
+    let cur = match current_deferred(&a.tree) {
         Ok(c) => c,
         Err(code) => return code,
     };
