@@ -430,6 +430,8 @@ impl Kconfig {
     pub(crate) fn rebuild_symbol_index(&mut self) {
         self.nonconst.clear();
         self.consts.clear();
+        // Sized once: growing the table rehashes every name already in it.
+        self.nonconst.reserve(self.syms.len());
         for (i, s) in self.syms.iter().enumerate().skip(3) {
             let Some(n) = &s.name else { continue };
             if s.flags & flags::CHOICE != 0 {

@@ -537,11 +537,15 @@ impl Kconfig {
         }
         self.syms[s.idx()].flags |= flags::VALID;
         let ty = self.syms[s.idx()].ty;
+        // The value before any rule applies (one shared string each: this
+        // runs for every symbol of every evaluation).
+        static EMPTY: std::sync::LazyLock<[Arc<str>; 4]> =
+            std::sync::LazyLock::new(|| ["0".into(), "0x0".into(), "n".into(), "".into()]);
         let empty: Arc<str> = match (self.dialect, ty) {
-            (Dialect::V6_12, SymType::Int) => "0".into(),
-            (Dialect::V6_12, SymType::Hex) => "0x0".into(),
-            (_, SymType::Bool | SymType::Tristate) => "n".into(),
-            (_, SymType::Int | SymType::Hex | SymType::String) => "".into(),
+            (Dialect::V6_12, SymType::Int) => EMPTY[0].clone(),
+            (Dialect::V6_12, SymType::Hex) => EMPTY[1].clone(),
+            (_, SymType::Bool | SymType::Tristate) => EMPTY[2].clone(),
+            (_, SymType::Int | SymType::Hex | SymType::String) => EMPTY[3].clone(),
             (_, SymType::Unknown) => {
                 let sym = &mut self.syms[s.idx()];
                 sym.curr_val = sym.name.clone().unwrap_or_else(|| "".into());
