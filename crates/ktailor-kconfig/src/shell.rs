@@ -103,6 +103,16 @@ pub fn evict(dir: &Path, prefix: &str, keep: usize) {
 /// The identities of command words, shared by every [`CachedShell`] of the
 /// process (one run often opens several, which name the same programs),
 /// keyed on the working directory, `PATH` and the word.
+/// Where a command's words end, for finding the programs and files it
+/// names: white space and the shell's operators and quotes.
+fn word_break(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '|' | ';' | '&' | '(' | ')' | '<' | '>' | '\'' | '"' | '`' | '=' | ','
+        )
+}
+
 type WordKey = (PathBuf, String, String);
 fn word_memo() -> &'static std::sync::Mutex<HashMap<WordKey, String>> {
     static MEMO: std::sync::OnceLock<std::sync::Mutex<HashMap<WordKey, String>>> =
@@ -143,6 +153,9 @@ pub struct CachedShell {
     entries: HashMap<String, Vec<u8>>,
     path_dirs: Vec<PathBuf>,
     path_var: String,
+    /// This shell's word identities (its working directory and PATH are
+    /// fixed): the process-wide memo without building its key each time.
+    words: HashMap<String, String>,
     dirty: bool,
     pub hits: u32,
 }
@@ -184,12 +197,22 @@ impl CachedShell {
             entries,
             path_dirs,
             path_var,
+            words: HashMap::default(),
             dirty: false,
             hits: 0,
         }
     }
 
     fn word_identity(&mut self, w: &str) -> String {
+        if let Some(id) = self.words.get(w) {
+            return id.clone();
+        }
+        let id = self.word_identity_uncached(w);
+        self.words.insert(w.to_string(), id.clone());
+        id
+    }
+
+    fn word_identity_uncached(&mut self, w: &str) -> String {
         let key = (self.inner.cwd.clone(), self.path_var.clone(), w.to_string());
         if let Some(id) = word_memo().lock().ok().and_then(|m| m.get(&key).cloned()) {
             return id;
@@ -229,10 +252,7 @@ impl CachedShell {
 
     fn identity(&mut self, cmd: &str) -> String {
         let mut id = String::new();
-        let words: Vec<&str> = cmd
-            .split(|c: char| c.is_whitespace() || "|;&()<>'\"`=,".contains(c))
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words: Vec<&str> = cmd.split(word_break).filter(|w| !w.is_empty()).collect();
         for w in words {
             id.push_str(&self.word_identity(w));
         }
@@ -265,7 +285,7 @@ impl Shell for CachedShell {
     fn run(&mut self, cmd: &str) -> std::io::Result<Vec<u8>> {
         // The working directory matters when the command names a relative path.
         let relative = cmd
-            .split(|c: char| c.is_whitespace() || "|;&()<>'\"`=,".contains(c))
+            .split(word_break)
             .any(|w| w.contains('/') && !w.starts_with('/'));
         let cwd = if relative {
             self.inner.cwd.display().to_string()
