@@ -14,7 +14,7 @@ impl Kconfig {
     pub fn menu_get_ext_help(&mut self, m: MenuId, prefix: &str) -> String {
         let mut r = String::new();
         let sym = self.menus[m.idx()].sym;
-        let help = self.menus[m.idx()].help.clone();
+        let help = self.menu_help(m);
         let text = match &help {
             Some(h) => {
                 if let Some(n) = sym.and_then(|s| self.syms[s.idx()].name.clone()) {

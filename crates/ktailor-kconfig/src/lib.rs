@@ -237,9 +237,19 @@ pub struct Menu {
     pub prompt: Option<PropId>,
     pub visibility: Option<ExprId>,
     pub dep: Option<ExprId>,
-    pub help: Option<Arc<str>>,
+    pub help: Option<Help>,
     pub file: Option<FileId>,
     pub line: u32,
+}
+
+/// A menu entry's help text (read it with [`Kconfig::menu_help`]): in
+/// memory, or the `i`th text of the help section of the snapshot the tree
+/// was decoded from, read on first use (the texts are half of a snapshot
+/// and most runs show none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Help {
+    Text(Arc<str>),
+    Stored(u32),
 }
 
 /// A parsed Kconfig tree with its symbol values.
@@ -288,9 +298,21 @@ pub struct Kconfig {
     /// Memoised `sym_get_choice_menu` of every symbol (the menu structure
     /// is fixed once `menu_finalize` has run; shared by clones).
     pub(crate) choice_menus: std::cell::RefCell<Option<Arc<[Option<MenuId>]>>>,
+    /// Where [`Help::Stored`] texts are (a decoded snapshot's help section).
+    pub(crate) help_store: Option<Arc<snapshot::HelpStore>>,
 }
 
 impl Kconfig {
+    /// A menu entry's help text. `None` when it has none, or when a
+    /// snapshot's help section no longer reads back (its cache file was
+    /// changed in place after it was validated, which ktailor never does).
+    pub fn menu_help(&self, m: MenuId) -> Option<Arc<str>> {
+        match self.menus[m.idx()].help.as_ref()? {
+            Help::Text(t) => Some(t.clone()),
+            Help::Stored(i) => self.help_store.as_ref()?.get(*i),
+        }
+    }
+
     /// A 6.12 choice menu's members in priority order (empty for any
     /// other menu).
     pub fn choice_members(&self, choice: MenuId) -> &[SymId] {
@@ -327,6 +349,7 @@ impl Kconfig {
             choice_names: Vec::new(),
             hash_order: Default::default(),
             choice_menus: Default::default(),
+            help_store: None,
         };
         k.exprs.dups_61 = dialect == Dialect::V6_1;
         for (name, tri) in [("y", Tri::Y), ("m", Tri::M), ("n", Tri::N)] {

@@ -12,11 +12,18 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::parser::{parse, FileLoader, ParseError, ParseInput};
 use crate::preprocess::Shell;
+use crate::snapshot::HelpStore;
 use crate::Kconfig;
 
-const MAGIC: &[u8] = b"ktailor-parse-cache 1\n";
+/// A cache file: this line, the length of the part every run reads (a
+/// little-endian `u64`), that part (the context, the files and commands
+/// with their identities and outputs, the snapshot), then the snapshot's
+/// help section, read only when a help text is asked for.
+const MAGIC: &[u8] = b"ktailor-parse-cache 2\n";
 
 struct RecLoader<'a> {
     inner: &'a mut dyn FileLoader,
@@ -82,8 +89,8 @@ pub fn parse_cached(
         env,
         shell,
     } = input;
-    if let Ok(data) = std::fs::read(&path) {
-        if let Some(k) = validate(&data, context, loader, shell) {
+    if let Some((data, help)) = read_cache(&path) {
+        if let Some(k) = validate(&data, context, loader, shell, help) {
             // The parse read these environment variables: they must be
             // unchanged too.
             if k.env_used
@@ -110,6 +117,7 @@ pub fn parse_cached(
         shell: &mut rs,
     })?;
     let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&0u64.to_le_bytes());
     put(&mut out, context.as_bytes());
     out.extend_from_slice(&(rl.files.len() as u64).to_le_bytes());
     for (n, id) in &rl.files {
@@ -122,6 +130,9 @@ pub fn parse_cached(
         put(&mut out, o);
     }
     put(&mut out, &k.snapshot());
+    let main = (out.len() - MAGIC.len() - 8) as u64;
+    out[MAGIC.len()..MAGIC.len() + 8].copy_from_slice(&main.to_le_bytes());
+    out.extend_from_slice(&k.help_section());
     // A cache that cannot be written only costs time.
     let _ = std::fs::create_dir_all(dir);
     let _ = crate::confdata::write_atomic(&path, &out, false);
@@ -129,13 +140,34 @@ pub fn parse_cached(
     Ok((k, false))
 }
 
+/// Reads a cache file's main part, and opens its help section for
+/// reading later.
+fn read_cache(path: &Path) -> Option<(Vec<u8>, Arc<HelpStore>)> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path).ok()?;
+    let size = f.metadata().ok()?.len();
+    let mut head = vec![0; MAGIC.len() + 8];
+    f.read_exact(&mut head).ok()?;
+    let main = head.strip_prefix(MAGIC)?;
+    let main = u64::from_le_bytes(main.try_into().ok()?);
+    let help_at = (head.len() as u64).checked_add(main)?;
+    if help_at > size {
+        return None;
+    }
+    let mut data = vec![0; main as usize];
+    f.read_exact(&mut data).ok()?;
+    let help = HelpStore::in_file(f, help_at, (size - help_at) as usize);
+    Some((data, Arc::new(help)))
+}
+
 fn validate(
     data: &[u8],
     context: &str,
     loader: &mut dyn FileLoader,
     shell: &mut dyn Shell,
+    help: Arc<HelpStore>,
 ) -> Option<Kconfig> {
-    let mut d = data.strip_prefix(MAGIC)?;
+    let mut d = data;
     if take(&mut d)? != context.as_bytes() {
         return None;
     }
@@ -150,7 +182,7 @@ fn validate(
     let snap = take(&mut d)?;
     // Decoding does not depend on the checks: it runs alongside them.
     std::thread::scope(|scope| {
-        let decoded = scope.spawn(|| Kconfig::from_snapshot(snap));
+        let decoded = scope.spawn(|| Kconfig::from_snapshot(snap, help));
         let fresh = files
             .iter()
             .all(|(name, id)| loader.identity(name).as_bytes() == *id)
@@ -272,6 +304,47 @@ mod tests {
     }
 
     #[test]
+    fn help_texts_of_a_cached_parse_are_read_when_asked_for() {
+        let dir = std::env::temp_dir().join(format!("ktailor-phelp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("Kconfig"),
+            "config A\n\tbool \"a\"\n\thelp\n\t  Help of A,\n\t  two lines.\nconfig B\n\tbool \"b\"\nconfig C\n\tbool\n\thelp\n\t  Ü of C.\n",
+        )
+        .expect("write");
+        let cache = dir.join("cache");
+        let parse = || parse_through_cache(FsLoader::new(dir.clone(), None), "Kconfig", &cache);
+        let helps = |k: &Kconfig| -> Vec<Option<Arc<str>>> {
+            (0..k.menus.len())
+                .map(|i| k.menu_help(crate::MenuId(i as u32)))
+                .collect()
+        };
+        let (fresh, hit) = parse();
+        assert!(!hit);
+        let (cached, hit) = parse();
+        assert!(hit);
+        assert!(cached
+            .menus
+            .iter()
+            .any(|m| matches!(m.help, Some(crate::Help::Stored(_)))));
+        // The cache file is replaced (as a later parse would replace it)
+        // before any text is read: the open file still has the old texts.
+        let file = cache_path(&cache, "ctx");
+        crate::confdata::write_atomic(&file, b"replaced", false).expect("replace");
+        let want = helps(&fresh);
+        assert_eq!(helps(&cached), want);
+        assert_eq!(
+            want.iter()
+                .flatten()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>(),
+            ["Help of A,\ntwo lines.", "Ü of C.\n"]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_file_appearing_in_the_object_tree_invalidates_the_snapshot() {
         // conf looks a sourced file up in its working directory (the
         // object tree) before srctree; a snapshot taken while the object
@@ -384,19 +457,32 @@ mod tests {
         })
         .expect("parse");
         let snap = k.snapshot();
-        let back = Kconfig::from_snapshot(&snap).expect("round trip");
+        let help = k.help_section();
+        let store = || Arc::new(HelpStore::in_memory(help.clone()));
+        let back = Kconfig::from_snapshot(&snap, store()).expect("round trip");
         assert_eq!(back.snapshot(), snap);
+        assert_eq!(back.help_section(), help);
+        assert_eq!(back.menu_help(crate::MenuId(1)).as_deref(), Some("text"));
         // Every truncation, and every single-byte change, either decodes to
         // a tree whose references are in range or is refused; none panics.
         for n in 0..snap.len() {
-            assert!(Kconfig::from_snapshot(&snap[..n]).is_none(), "prefix {n}");
+            assert!(
+                Kconfig::from_snapshot(&snap[..n], store()).is_none(),
+                "prefix {n}"
+            );
         }
         for i in 0..snap.len() {
             let mut d = snap.clone();
             d[i] ^= 0x5a;
-            if let Some(mut k) = Kconfig::from_snapshot(&d) {
+            if let Some(mut k) = Kconfig::from_snapshot(&d, store()) {
                 let _ = alldef(&mut k);
             }
+        }
+        // A cut help section gives no text (never a wrong one, or a panic).
+        for n in 0..help.len() {
+            let cut = Arc::new(HelpStore::in_memory(help[..n].to_vec()));
+            let k = Kconfig::from_snapshot(&snap, cut).expect("the snapshot is whole");
+            assert_eq!(k.menu_help(crate::MenuId(1)), None, "help cut at {n}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

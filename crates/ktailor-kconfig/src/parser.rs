@@ -679,7 +679,7 @@ impl<'a, 'p> Parser<'a, 'p> {
                 format!("'{name}' defined with blank help text"),
             ));
         }
-        self.k.menus[e.idx()].help = Some(text.into());
+        self.k.menus[e.idx()].help = Some(crate::Help::Text(text.into()));
         Ok(())
     }
 

@@ -7,6 +7,11 @@
 //! parse produced (replayed on load, so warnings are not lost). Deciding
 //! whether a snapshot is still valid (files, environment, `$(shell)`
 //! outputs) is the caller's job; this module only encodes and decodes.
+//!
+//! Help texts are not in the snapshot itself but in a help section of
+//! their own ([`Kconfig::help_section`]): a decoded tree refers to them by
+//! index and reads them through a [`HelpStore`] when one is asked for, so
+//! a run that shows no help neither reads nor decodes them.
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -14,11 +19,66 @@ use std::sync::Arc;
 use crate::diag::{Diagnostic, Origin, Severity};
 use crate::expr::{CmpOp, Expr, Exprs};
 use crate::{
-    DefValue, Dialect, ExprId, ExprValue, FileId, Kconfig, Menu, MenuId, PropId, PropType,
+    DefValue, Dialect, ExprId, ExprValue, FileId, Help, Kconfig, Menu, MenuId, PropId, PropType,
     Property, SymId, SymType, Symbol, Tri,
 };
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 4\n";
+/// A snapshot's help section: `count`, then `count + 1` offsets into the
+/// texts that follow (all little-endian `u32`), so that text `i` is one
+/// slice. Held in memory, or as a region of an open file read on first
+/// use: the parse cache replaces its files by renaming and never writes
+/// into one, so an open file keeps the bytes the cache validated.
+pub struct HelpStore {
+    file: Option<(std::fs::File, u64, usize)>,
+    bytes: std::sync::OnceLock<Option<Vec<u8>>>,
+}
+
+impl HelpStore {
+    pub fn in_memory(section: Vec<u8>) -> HelpStore {
+        let bytes = std::sync::OnceLock::new();
+        let _ = bytes.set(Some(section));
+        HelpStore { file: None, bytes }
+    }
+
+    /// The `len` bytes at `offset` of `file`, read when a text is first
+    /// asked for.
+    pub fn in_file(file: std::fs::File, offset: u64, len: usize) -> HelpStore {
+        HelpStore {
+            file: Some((file, offset, len)),
+            bytes: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn section(&self) -> Option<&[u8]> {
+        self.bytes
+            .get_or_init(|| {
+                let (file, offset, len) = self.file.as_ref()?;
+                let mut b = vec![0; *len];
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut b, *offset).ok()?;
+                Some(b)
+            })
+            .as_deref()
+    }
+
+    /// Text `i`, if the section reads back and holds it.
+    pub fn get(&self, i: u32) -> Option<Arc<str>> {
+        let d = self.section()?;
+        let word = |at: usize| -> Option<usize> {
+            Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?) as usize)
+        };
+        let count = word(0)?;
+        if i as usize >= count {
+            return None;
+        }
+        let base = 4 * (count + 2);
+        let (a, b) = (word(4 + 4 * i as usize)?, word(8 + 4 * i as usize)?);
+        std::str::from_utf8(d.get(base + a..base + b)?)
+            .ok()
+            .map(Arc::from)
+    }
+}
+
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 5\n";
 
 struct W(Vec<u8>);
 
@@ -199,7 +259,7 @@ impl Kconfig {
         // Properties and menus come first, as a section of known length,
         // so that a reader can decode them alongside the symbols.
         let mut b = W(Vec::with_capacity(2 << 20));
-        self.write_props_menus(&mut b);
+        self.write_props_menus(&mut b, &self.help_indices());
         w.u32(b.0.len() as u32);
         w.0.extend_from_slice(&b.0);
         w.u32(self.files.len() as u32);
@@ -311,7 +371,46 @@ impl Kconfig {
         w.0
     }
 
-    fn write_props_menus(&self, w: &mut W) {
+    /// Each menu's help text as its index in the help section (texts
+    /// numbered in menu order).
+    fn help_indices(&self) -> Vec<Option<u32>> {
+        let mut n = 0;
+        self.menus
+            .iter()
+            .map(|m| {
+                m.help.as_ref().map(|_| {
+                    n += 1;
+                    n - 1
+                })
+            })
+            .collect()
+    }
+
+    /// The help section that goes with [`Kconfig::snapshot`] (see
+    /// [`HelpStore`] for its layout).
+    pub fn help_section(&self) -> Vec<u8> {
+        let texts: Vec<Arc<str>> = (0..self.menus.len())
+            .filter(|&i| self.menus[i].help.is_some())
+            .map(|i| {
+                self.menu_help(MenuId(i as u32))
+                    .unwrap_or_else(|| "".into())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(texts.iter().map(|t| t.len() + 4).sum::<usize>() + 8);
+        out.extend_from_slice(&(texts.len() as u32).to_le_bytes());
+        let mut off = 0u32;
+        out.extend_from_slice(&off.to_le_bytes());
+        for t in &texts {
+            off += t.len() as u32;
+            out.extend_from_slice(&off.to_le_bytes());
+        }
+        for t in &texts {
+            out.extend_from_slice(t.as_bytes());
+        }
+        out
+    }
+
+    fn write_props_menus(&self, w: &mut W, help: &[Option<u32>]) {
         w.u32(self.props.len() as u32);
         for (p, &tri) in self.props.iter().zip(&self.prop_vis) {
             w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
@@ -329,6 +428,7 @@ impl Kconfig {
             w.u32(p.file.0);
             w.u32(p.line);
         }
+        w.u32(help.iter().flatten().count() as u32);
         w.u32(self.menus.len() as u32);
         for (i, m) in self.menus.iter().enumerate() {
             w.opt(m.next.map(|x| x.0));
@@ -338,7 +438,7 @@ impl Kconfig {
             w.opt(m.prompt.map(|x| x.0));
             w.opt(m.visibility.map(|x| x.0));
             w.opt(m.dep.map(|x| x.0));
-            w.ostr(m.help.as_deref());
+            w.opt(help[i]);
             w.opt(m.file.map(|x| x.0));
             w.u32(m.line);
             let members = self.choice_members(MenuId(i as u32));
@@ -349,8 +449,10 @@ impl Kconfig {
         }
     }
 
-    /// Decodes a snapshot; `None` if it is damaged or of another format.
-    pub fn from_snapshot(data: &[u8]) -> Option<Kconfig> {
+    /// Decodes a snapshot, with its help texts in `help` (what
+    /// [`Kconfig::help_section`] wrote); `None` if it is damaged or of
+    /// another format.
+    pub fn from_snapshot(data: &[u8], help: Arc<HelpStore>) -> Option<Kconfig> {
         let d = data.strip_prefix(MAGIC)?;
         let mut r = R::new(d);
         let dialect = match r.u32()? {
@@ -363,8 +465,15 @@ impl Kconfig {
         std::thread::scope(|scope| {
             let other = scope.spawn(|| read_props_menus(section));
             let k = Self::read_rest(dialect, &mut r);
-            let (props, vis, menus, members) = other.join().ok()??;
+            let (props, vis, menus, members, helps) = other.join().ok()??;
             let mut k = k?;
+            if menus
+                .iter()
+                .any(|m| matches!(m.help, Some(Help::Stored(i)) if i >= helps))
+            {
+                return None;
+            }
+            k.help_store = Some(help);
             k.props = props.into();
             k.prop_vis = vis;
             k.menus = menus.into();
@@ -590,12 +699,14 @@ impl Kconfig {
     }
 }
 
-/// The properties, the menus and the choices' member lists.
+/// The properties, the menus, the choices' member lists and the number of
+/// help texts.
 type PropsMenus = (
     Vec<Property>,
     Vec<Tri>,
     Vec<Menu>,
     FxHashMap<MenuId, Vec<SymId>>,
+    u32,
 );
 
 /// Decodes the properties-and-menus section.
@@ -631,6 +742,7 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
             line,
         });
     }
+    let helps = r.u32()?;
     let n = r.u32()? as usize;
     menus.reserve(n);
     let mut members = FxHashMap::default();
@@ -642,7 +754,7 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
         let prompt = r.opt()?.map(PropId);
         let visibility = r.opt()?.map(ExprId);
         let dep = r.opt()?.map(ExprId);
-        let help = r.orc()?;
+        let help = r.opt()?.map(Help::Stored);
         let file = r.opt()?.map(FileId);
         let line = r.u32()?;
         let nc = r.u32()? as usize;
@@ -666,5 +778,5 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
             line,
         });
     }
-    (r.p == d.len()).then_some((props, vis, menus, members))
+    (r.p == d.len()).then_some((props, vis, menus, members, helps))
 }

@@ -167,9 +167,9 @@ pub fn describe(k: &mut Kconfig, s: SymId, prefix: &str) -> String {
     // then conf's symbol page once: it covers every definition.
     let mut helps: Vec<std::sync::Arc<str>> = Vec::new();
     for m in sym.menus.iter() {
-        if let Some(h) = &k.menus[m.idx()].help {
-            if !helps.contains(h) {
-                helps.push(h.clone());
+        if let Some(h) = k.menu_help(*m) {
+            if !helps.contains(&h) {
+                helps.push(h);
             }
         }
     }

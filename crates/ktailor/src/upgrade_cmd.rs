@@ -66,7 +66,7 @@ fn prompts_and_help(k: &Kconfig) -> BTreeMap<String, (Option<String>, Option<Str
         let help = s
             .menus
             .iter()
-            .find_map(|m| k.menus[m.idx()].help.as_deref().map(str::to_string))
+            .find_map(|m| k.menu_help(*m).map(|h| h.to_string()))
             .filter(|h| !h.trim().is_empty());
         out.insert(name.to_string(), (prompt, help));
     }
