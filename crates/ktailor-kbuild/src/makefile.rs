@@ -106,7 +106,8 @@ impl MakefileText {
         match std::fs::read(path) {
             Ok(bytes) => Ok(Some(MakefileText {
                 path: path.to_path_buf(),
-                text: String::from_utf8_lossy(&bytes).into_owned(),
+                text: String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(KbuildError::Read {

@@ -33,7 +33,7 @@ pub mod shell;
 pub mod snapshot;
 pub mod symbol;
 
-use cow::Shared;
+use cow::{IdList, Shared};
 use std::sync::Arc;
 
 pub use diag::{Diagnostic, Origin, Severity};
@@ -168,8 +168,8 @@ pub struct Symbol {
     pub flags: u32,
     /// Its properties and menu entries. Fixed once parsed, so shared
     /// between copies of a tree (a copy per evaluation stays cheap).
-    pub props: Shared<Vec<PropId>>,
-    pub menus: Shared<Vec<MenuId>>,
+    pub props: IdList<PropId>,
+    pub menus: IdList<MenuId>,
     pub dir_dep: ExprValue,
     pub rev_dep: ExprValue,
     pub implied: ExprValue,

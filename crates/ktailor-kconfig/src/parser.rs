@@ -47,7 +47,10 @@ fn file_identity(p: &Path) -> Option<String> {
         .unwrap_or(0);
     // PATH:SIZE:MTIME_NS, built without the formatting machinery: a warm
     // load checks every sourced file this way.
-    let mut id = p.to_string_lossy().into_owned();
+    let mut id = match p.to_str() {
+        Some(t) => t.to_string(),
+        None => p.to_string_lossy().into_owned(),
+    };
     id.push(':');
     id.push_str(&md.len().to_string());
     id.push(':');

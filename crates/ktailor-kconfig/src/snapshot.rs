@@ -16,6 +16,7 @@
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
+use crate::cow::IdList;
 use crate::diag::{Diagnostic, Origin, Severity};
 use crate::expr::{CmpOp, Expr, Exprs};
 use crate::{
@@ -182,6 +183,19 @@ impl<'a> R<'a> {
             _ => return Some(Arc::from(s)),
         };
         Some(self.short[slot].get_or_insert_with(|| Arc::from(s)).clone())
+    }
+    /// A count and that many ids, read into the list in one allocation
+    /// (through `scratch`, which keeps its capacity between lists).
+    fn ids<T: Copy>(&mut self, scratch: &mut Vec<T>, id: fn(u32) -> T) -> Option<IdList<T>> {
+        let n = self.u32()? as usize;
+        if n == 0 {
+            return Some(IdList::default());
+        }
+        scratch.clear();
+        for _ in 0..n {
+            scratch.push(id(self.u32()?));
+        }
+        Some(Arc::<[T]>::from(&scratch[..]).into())
     }
     fn orc(&mut self) -> Option<Option<Arc<str>>> {
         match self.u32()? {
@@ -514,6 +528,7 @@ impl Kconfig {
         k.exprs.dups_61 = k.dialect == Dialect::V6_1;
         let n = r.u32()? as usize;
         k.syms.reserve(n);
+        let (mut prop_ids, mut menu_ids) = (Vec::new(), Vec::new());
         for _ in 0..n {
             let name: Option<Arc<str>> = r.orc()?;
             let ty = sym_type_of(r.u32()?);
@@ -528,16 +543,8 @@ impl Kconfig {
             }
             let visible = r.tri()?;
             let flags = r.u32()?;
-            let np = r.u32()? as usize;
-            let mut props = Vec::with_capacity(np);
-            for _ in 0..np {
-                props.push(PropId(r.u32()?));
-            }
-            let nm = r.u32()? as usize;
-            let mut menus = Vec::with_capacity(nm);
-            for _ in 0..nm {
-                menus.push(MenuId(r.u32()?));
-            }
+            let props = r.ids(&mut prop_ids, PropId)?;
+            let menus = r.ids(&mut menu_ids, MenuId)?;
             let dir_dep = r.ev()?;
             let rev_dep = r.ev()?;
             let implied = r.ev()?;
@@ -552,8 +559,8 @@ impl Kconfig {
                 def,
                 visible,
                 flags,
-                props: props.into(),
-                menus: menus.into(),
+                props,
+                menus,
                 dir_dep,
                 rev_dep,
                 implied,
