@@ -345,6 +345,48 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_file_under_srctree_invalidates_the_snapshot() {
+        // Files found through srctree are checked from the open srctree
+        // directory: an edit there must still miss the cache.
+        let dir = std::env::temp_dir().join(format!("ktailor-psrc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (src, obj) = (dir.join("src"), dir.join("obj"));
+        std::fs::create_dir_all(src.join("fs")).expect("dir");
+        std::fs::create_dir_all(&obj).expect("dir");
+        std::fs::write(src.join("Kconfig"), "source \"fs/Kconfig\"\n").expect("write");
+        std::fs::write(
+            src.join("fs/Kconfig"),
+            "config A\n\tbool \"a\"\n\tdefault y\n",
+        )
+        .expect("write");
+        let cache = dir.join("cache");
+        let run = || {
+            let loader = FsLoader::new(obj.clone(), Some(src.display().to_string()));
+            let (mut k, hit) = parse_through_cache(loader, "Kconfig", &cache);
+            (String::from_utf8_lossy(&alldef(&mut k)).into_owned(), hit)
+        };
+        let (a, hit_a) = run();
+        let (_, hit_b) = run();
+        assert!(!hit_a && hit_b, "second run should reuse the snapshot");
+        assert!(a.contains("CONFIG_A=y\n"));
+        std::fs::write(
+            src.join("fs/Kconfig"),
+            "config AB\n\tbool \"ab\"\n\tdefault y\n",
+        )
+        .expect("write");
+        let (c, hit_c) = run();
+        assert!(
+            !hit_c,
+            "the edited srctree file must invalidate the snapshot"
+        );
+        assert!(c.contains("CONFIG_AB=y\n") && !c.contains("CONFIG_A=y"));
+        std::fs::remove_file(src.join("fs/Kconfig")).expect("remove");
+        let mut loader = FsLoader::new(obj.clone(), Some(src.display().to_string()));
+        assert_eq!(loader.identity("fs/Kconfig"), "missing");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_file_appearing_in_the_object_tree_invalidates_the_snapshot() {
         // conf looks a sourced file up in its working directory (the
         // object tree) before srctree; a snapshot taken while the object

@@ -45,17 +45,39 @@ fn file_identity(p: &Path) -> Option<String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    // PATH:SIZE:MTIME_NS, built without the formatting machinery: a warm
-    // load checks every sourced file this way.
+    Some(identity_text(p, md.len(), mtime))
+}
+
+/// PATH:SIZE:MTIME_NS, built without the formatting machinery: a warm
+/// load checks every sourced file this way.
+fn identity_text(p: &Path, len: u64, mtime_ns: u128) -> String {
     let mut id = match p.to_str() {
         Some(t) => t.to_string(),
         None => p.to_string_lossy().into_owned(),
     };
     id.push(':');
-    id.push_str(&md.len().to_string());
+    id.push_str(&len.to_string());
     id.push(':');
-    id.push_str(&mtime.to_string());
-    Some(id)
+    id.push_str(&mtime_ns.to_string());
+    id
+}
+
+/// [`file_identity`] of `dir_path/rel`, looked up from the open directory
+/// `dir` (`fstatat`): the kernel walks only `rel`'s components, not the
+/// directory's whole path again for each of the tree's Kconfig files.
+fn file_identity_at(dir: &std::fs::File, dir_path: &Path, rel: &str) -> Option<String> {
+    use nix::sys::stat::{fstatat, SFlag};
+    let st = fstatat(dir, rel, nix::fcntl::AtFlags::empty()).ok()?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        return None;
+    }
+    // As `SystemTime::duration_since(UNIX_EPOCH)` counts it (0 before 1970).
+    let mtime = if st.st_mtime >= 0 {
+        st.st_mtime as u128 * 1_000_000_000 + st.st_mtime_nsec as u128
+    } else {
+        0
+    };
+    Some(identity_text(&dir_path.join(rel), st.st_size as u64, mtime))
 }
 
 /// Loads files from the file system relative to a working directory, then
@@ -68,6 +90,9 @@ pub struct FsLoader {
     /// names: an object tree without `drivers/` has no `drivers/**/Kconfig`,
     /// so checking a cached parse need not look each one up there.
     top_dirs: std::collections::HashMap<String, bool>,
+    /// The directory `$srctree` names, opened on first use (None inside:
+    /// it cannot be opened), for [`file_identity_at`].
+    src_dir: Option<Option<(PathBuf, std::fs::File)>>,
 }
 
 impl FsLoader {
@@ -76,6 +101,7 @@ impl FsLoader {
             cwd,
             srctree,
             top_dirs: Default::default(),
+            src_dir: None,
         }
     }
 
@@ -120,11 +146,21 @@ impl FileLoader for FsLoader {
         if name.starts_with('/') {
             return "missing".into();
         }
-        match &self.srctree {
-            Some(src) => file_identity(&self.cwd.join(format!("{src}/{name}")))
-                .unwrap_or_else(|| "missing".into()),
-            None => "missing".into(),
-        }
+        let Some(src) = &self.srctree else {
+            return "missing".into();
+        };
+        let (cwd, src) = (&self.cwd, src.as_str());
+        let dir = self.src_dir.get_or_insert_with(|| {
+            let p = cwd.join(src);
+            std::fs::File::open(&p).ok().map(|f| (p, f))
+        });
+        let id = match dir {
+            // The same file as `cwd/src/name`: `src` is a directory path,
+            // and `name` is relative.
+            Some((p, f)) => file_identity_at(f, p, name),
+            None => file_identity(&self.cwd.join(format!("{src}/{name}"))),
+        };
+        id.unwrap_or_else(|| "missing".into())
     }
 }
 
