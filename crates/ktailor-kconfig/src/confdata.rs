@@ -133,7 +133,7 @@ impl Kconfig {
                 sym_name = &rest[..eq];
                 val = &rest[eq + 1..];
             }
-            let sname = text_of(sym_name);
+            let sname = crate::text_of(sym_name);
             let Some(sym) = self.find(&sname) else {
                 if def != S_DEF_AUTO {
                     if opts.warn_unknown {
@@ -782,16 +782,6 @@ fn strip_eol(l: &[u8], dialect: Dialect) -> &[u8] {
 /// Writes `data` to `path` through a temporary file and a rename. With
 /// `keep_old`, an existing different file is kept as `path.old`. Returns
 /// without touching anything when the content is already the same.
-/// `String::from_utf8_lossy`, but valid UTF-8 (nearly every input) is
-/// borrowed after the fast check of `str::from_utf8` instead of the
-/// lossy conversion's slower pass.
-pub fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(t) => std::borrow::Cow::Borrowed(t),
-        Err(_) => String::from_utf8_lossy(b),
-    }
-}
-
 pub fn write_atomic(path: &Path, data: &[u8], keep_old: bool) -> std::io::Result<bool> {
     if let Ok(old) = std::fs::read(path) {
         if old == data {

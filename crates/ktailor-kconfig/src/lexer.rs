@@ -584,10 +584,7 @@ fn into_string(v: Vec<u8>) -> String {
 
 /// Kconfig files are UTF-8 in practice; anything else is kept lossily.
 pub(crate) fn bytes_to_string(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
-    }
+    crate::text_of(b).into_owned()
 }
 
 fn tab_width(ws: &[u8]) -> usize {

@@ -37,6 +37,16 @@ use cow::{IdList, Shared};
 use std::sync::Arc;
 
 pub use diag::{Diagnostic, Origin, Severity};
+
+/// `String::from_utf8_lossy`, but valid UTF-8 (nearly every input) is
+/// borrowed after the fast check of `str::from_utf8` instead of the
+/// lossy conversion's slower pass.
+pub fn text_of(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
 pub use expr::{CmpOp, Expr, ExprId, Exprs, Tri};
 
 /// Which version of scripts/kconfig's semantics to follow.

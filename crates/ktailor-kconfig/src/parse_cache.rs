@@ -266,6 +266,29 @@ mod tests {
         .expect("parse")
     }
 
+    /// A fresh directory `tag` holding a source tree `src` with `files`
+    /// (relative name, text) and an empty object tree `obj`.
+    fn src_obj_tree(tag: &str, files: &[(&str, &str)]) -> (PathBuf, PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("ktailor-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (src, obj) = (dir.join("src"), dir.join("obj"));
+        std::fs::create_dir_all(&obj).expect("dir");
+        for (name, text) in files {
+            let f = src.join(name);
+            std::fs::create_dir_all(f.parent().expect("parent")).expect("dir");
+            std::fs::write(f, text).expect("write");
+        }
+        (dir, src, obj)
+    }
+
+    /// alldefconfig's text after parsing `top` from object tree `obj`
+    /// with srctree `src` through the cache, and whether it was a hit.
+    fn parse_src_obj(src: &Path, obj: &Path, top: &str, cache: &Path) -> (String, bool) {
+        let loader = FsLoader::new(obj.to_path_buf(), Some(src.display().to_string()));
+        let (mut k, hit) = parse_through_cache(loader, top, cache);
+        (String::from_utf8_lossy(&alldef(&mut k)).into_owned(), hit)
+    }
+
     #[test]
     fn snapshot_reproduces_the_parse_and_files_invalidate_it() {
         let dir = std::env::temp_dir().join(format!("ktailor-pcache-{}", std::process::id()));
@@ -348,23 +371,15 @@ mod tests {
     fn a_changed_file_under_srctree_invalidates_the_snapshot() {
         // Files found through srctree are checked from the open srctree
         // directory: an edit there must still miss the cache.
-        let dir = std::env::temp_dir().join(format!("ktailor-psrc-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (src, obj) = (dir.join("src"), dir.join("obj"));
-        std::fs::create_dir_all(src.join("fs")).expect("dir");
-        std::fs::create_dir_all(&obj).expect("dir");
-        std::fs::write(src.join("Kconfig"), "source \"fs/Kconfig\"\n").expect("write");
-        std::fs::write(
-            src.join("fs/Kconfig"),
-            "config A\n\tbool \"a\"\n\tdefault y\n",
-        )
-        .expect("write");
+        let (dir, src, obj) = src_obj_tree(
+            "psrc",
+            &[
+                ("Kconfig", "source \"fs/Kconfig\"\n"),
+                ("fs/Kconfig", "config A\n\tbool \"a\"\n\tdefault y\n"),
+            ],
+        );
         let cache = dir.join("cache");
-        let run = || {
-            let loader = FsLoader::new(obj.clone(), Some(src.display().to_string()));
-            let (mut k, hit) = parse_through_cache(loader, "Kconfig", &cache);
-            (String::from_utf8_lossy(&alldef(&mut k)).into_owned(), hit)
-        };
+        let run = || parse_src_obj(&src, &obj, "Kconfig", &cache);
         let (a, hit_a) = run();
         let (_, hit_b) = run();
         assert!(!hit_a && hit_b, "second run should reuse the snapshot");
@@ -392,24 +407,19 @@ mod tests {
         // object tree) before srctree; a snapshot taken while the object
         // tree had no such file must not survive one appearing there,
         // even under a directory that did not exist then.
-        let dir = std::env::temp_dir().join(format!("ktailor-pobj-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (src, obj) = (dir.join("src"), dir.join("obj"));
-        std::fs::create_dir_all(src.join("drivers/net")).expect("dir");
-        std::fs::create_dir_all(&obj).expect("dir");
-        std::fs::write(src.join("Kconfig"), "source \"drivers/net/Kconfig\"\n").expect("write");
-        std::fs::write(
-            src.join("drivers/net/Kconfig"),
-            "config A\n\tbool \"a\"\n\tdefault y\n",
-        )
-        .expect("write");
+        let (dir, src, obj) = src_obj_tree(
+            "pobj",
+            &[
+                ("Kconfig", "source \"drivers/net/Kconfig\"\n"),
+                (
+                    "drivers/net/Kconfig",
+                    "config A\n\tbool \"a\"\n\tdefault y\n",
+                ),
+            ],
+        );
         let cache = dir.join("cache");
-        let run = || {
-            let loader = FsLoader::new(obj.clone(), Some(src.display().to_string()));
-            let top = src.join("Kconfig").display().to_string();
-            let (mut k, hit) = parse_through_cache(loader, &top, &cache);
-            (String::from_utf8_lossy(&alldef(&mut k)).into_owned(), hit)
-        };
+        let top = src.join("Kconfig").display().to_string();
+        let run = || parse_src_obj(&src, &obj, &top, &cache);
         let (a, hit_a) = run();
         let (_, hit_b) = run();
         assert!(!hit_a && hit_b, "second run should reuse the snapshot");

@@ -336,7 +336,7 @@ fn decode(d: &[u8], context: &str) -> Option<HashMap<String, Vec<u8>>> {
         let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
             break;
         };
-        let hdr = crate::confdata::text_of(&rest[..nl]);
+        let hdr = crate::text_of(&rest[..nl]);
         let mut it = hdr.split(' ').map(|x| x.parse::<usize>());
         let (Some(Ok(kl)), Some(Ok(vl))) = (it.next(), it.next()) else {
             break;
@@ -345,7 +345,7 @@ fn decode(d: &[u8], context: &str) -> Option<HashMap<String, Vec<u8>>> {
         if rest.len() < kl + vl {
             break;
         }
-        let k = crate::confdata::text_of(&rest[..kl]).into_owned();
+        let k = crate::lexer::bytes_to_string(&rest[..kl]);
         m.insert(k, rest[kl..kl + vl].to_vec());
         rest = &rest[kl + vl..];
     }

@@ -323,7 +323,7 @@ fn print_plan(e: &Evaluated, base: &[u8], all_alternatives: bool) {
             println!("  (other plans of the same size exist; --alternatives lists them)");
         }
     }
-    use ktailor_kconfig::confdata::text_of;
+    use ktailor_kconfig::text_of;
     let changes = ktailor_resolve::diff::diff_texts(&text_of(base), &text_of(&e.config), "CONFIG_");
     println!(
         "  the configuration changes in {} option(s) after olddefconfig:",
