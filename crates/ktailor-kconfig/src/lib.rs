@@ -373,6 +373,52 @@ impl Kconfig {
         k
     }
 
+    /// Two copies at once, for a caller that will soon need a second one
+    /// (the resolver's judge): the second copy's symbols, the bulk of a
+    /// copy, are copied on another thread while this one copies the rest.
+    pub fn clone_two(&self) -> (Kconfig, Kconfig) {
+        let syms = &self.syms;
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| syms.clone());
+            let a = self.clone();
+            let syms = other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (a, self.clone_with_syms(syms))
+        })
+    }
+
+    /// A copy with `syms` (a copy of `self.syms`) as its symbols.
+    fn clone_with_syms(&self, syms: Vec<Symbol>) -> Kconfig {
+        Kconfig {
+            dialect: self.dialect,
+            syms,
+            props: self.props.clone(),
+            prop_vis: self.prop_vis.clone(),
+            menus: self.menus.clone(),
+            exprs: self.exprs.clone(),
+            choice_members: self.choice_members.clone(),
+            expr_val: self.expr_val.clone(),
+            expr_epoch: self.expr_epoch.clone(),
+            epoch: self.epoch,
+            files: self.files.clone(),
+            nonconst: self.nonconst.clone(),
+            consts: self.consts.clone(),
+            modules_sym: self.modules_sym,
+            modules_val: self.modules_val,
+            env_used: self.env_used.clone(),
+            sourced: self.sourced.clone(),
+            changed: self.changed,
+            diags: self.diags.clone(),
+            sym_warnings: self.sym_warnings,
+            conf_warnings: self.conf_warnings,
+            choice_names: self.choice_names.clone(),
+            hash_order: self.hash_order.clone(),
+            choice_menus: self.choice_menus.clone(),
+            help_store: self.help_store.clone(),
+        }
+    }
+
     pub fn sym(&self, s: SymId) -> &Symbol {
         &self.syms[s.idx()]
     }

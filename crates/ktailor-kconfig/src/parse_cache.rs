@@ -485,6 +485,18 @@ mod tests {
         assert!(crate::cow::Shared::ptr_eq(&orig.props, &copy.props));
         assert!(crate::cow::Shared::ptr_eq(&orig.exprs, &copy.exprs));
         assert!(crate::cow::Shared::ptr_eq(&orig.files, &copy.files));
+        // Two copies made at once are as independent as two made apart.
+        let (mut first, mut second) = orig.clone_two();
+        let with_y: &[u8] = b"CONFIG_A=y\nCONFIG_Y=y\n";
+        let a = run_mode(&mut first, Mode::OldDefconfig, Some(with_y));
+        assert_eq!(order(&first), ["Y", "X"]);
+        assert_eq!(order(&second), ["X", "Y"]);
+        let b = run_mode(&mut second, Mode::OldDefconfig, Some(b"CONFIG_A=y\n"));
+        assert_eq!(a, text.as_bytes());
+        let alone = run_mode(&mut orig.clone(), Mode::OldDefconfig, Some(b"CONFIG_A=y\n"));
+        assert_eq!(b, alone);
+        assert!(String::from_utf8_lossy(&b).contains("CONFIG_X=y\n# CONFIG_Y is not set\n"));
+        assert!(crate::cow::Shared::ptr_eq(&orig.menus, &second.menus));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -107,51 +107,125 @@ impl Changes {
     }
 }
 
+/// A well-formed line's option name and value (`n` for `# PREFIXNAME is
+/// not set`); `None` for any other line (`parse_config` is the reader that
+/// reports bad ones).
+fn line_value<'a>(l: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
+    let l = l.trim_end_matches('\r');
+    let (name, value) = match l.strip_prefix("# ") {
+        Some(rest) => (rest.strip_prefix(prefix)?.strip_suffix(" is not set")?, "n"),
+        None => l.strip_prefix(prefix)?.split_once('=')?,
+    };
+    valid_name(name).then_some((name, value))
+}
+
 /// The values of a configuration's well-formed lines, borrowed from the
-/// text; the last assignment of an option counts. Other lines are
-/// skipped (`parse_config` is the reader that reports them).
+/// text; the last assignment of an option counts.
 fn borrowed_values<'a>(text: &'a str, prefix: &str) -> HashMap<&'a str, &'a str> {
-    let mut values = HashMap::with_capacity_and_hasher(text.len() / 24, Default::default());
+    let mut values = HashMap::default();
     for l in text.lines() {
-        let l = l.trim_end_matches('\r');
-        let (name, value) = if let Some(rest) = l.strip_prefix("# ") {
-            match rest
-                .strip_prefix(prefix)
-                .and_then(|r| r.strip_suffix(" is not set"))
-            {
-                Some(name) => (name, "n"),
-                None => continue,
-            }
-        } else {
-            match l.strip_prefix(prefix).and_then(|r| r.split_once('=')) {
-                Some(nv) => nv,
-                None => continue,
-            }
-        };
-        if valid_name(name) {
+        if let Some((name, value)) = line_value(l, prefix) {
             values.insert(name, value);
         }
     }
     values
 }
 
+/// Where two texts stop being equal: the length of their longest common
+/// prefix that ends at a line end, and of their longest common suffix that
+/// starts at a line start, not overlapping the prefix in either text.
+fn common_lines(a: &[u8], b: &[u8]) -> (usize, usize) {
+    const CHUNK: usize = 64;
+    let n = a.len().min(b.len());
+    let mut p = 0;
+    while p + CHUNK <= n && a[p..p + CHUNK] == b[p..p + CHUNK] {
+        p += CHUNK;
+    }
+    while p < n && a[p] == b[p] {
+        p += 1;
+    }
+    let head = if p == a.len() && p == b.len() {
+        p
+    } else {
+        a[..p]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1)
+    };
+    let room = n - head;
+    let mut s = 0;
+    while s + CHUNK <= room
+        && a[a.len() - s - CHUNK..a.len() - s] == b[b.len() - s - CHUNK..b.len() - s]
+    {
+        s += CHUNK;
+    }
+    while s < room && a[a.len() - s - 1] == b[b.len() - s - 1] {
+        s += 1;
+    }
+    // The common suffix starts at a line start in both texts, or right
+    // after its first line end.
+    let at_line_start = |t: &[u8]| {
+        let i = t.len() - s;
+        i == head || t[i - 1] == b'\n'
+    };
+    let tail = if at_line_start(a) && at_line_start(b) {
+        s
+    } else {
+        let region = &a[a.len() - s..];
+        region
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(0, |i| s - i - 1)
+    };
+    (head, tail)
+}
+
 /// [`diff`] of two configuration texts, without building [`Values`]
-/// (what a command that prints one plan's effect needs).
+/// (what a command that prints one plan's effect needs). Only options
+/// assigned where the texts differ can differ: the common first and last
+/// lines are read only for those options' values.
 pub fn diff_texts(a: &str, b: &str, prefix: &str) -> Changes {
-    let (va, vb) = (borrowed_values(a, prefix), borrowed_values(b, prefix));
+    let (head, tail) = common_lines(a.as_bytes(), b.as_bytes());
+    let (mid_a, mid_b) = (&a[head..a.len() - tail], &b[head..b.len() - tail]);
+    let (va, vb) = (
+        borrowed_values(mid_a, prefix),
+        borrowed_values(mid_b, prefix),
+    );
     let mut c = Changes::default();
-    for (n, x) in &va {
-        match vb.get(n) {
-            None => c.removed.push((n.to_string(), x.to_string())),
-            Some(y) if y != x => c
-                .changed
-                .push((n.to_string(), x.to_string(), y.to_string())),
-            Some(_) => {}
+    if va.is_empty() && vb.is_empty() {
+        return c;
+    }
+    // The last value of each of those options in the common head, and in
+    // the common tail (which, coming last, decides it in both texts).
+    let (mut before, mut after) = (HashMap::default(), HashMap::default());
+    for (part, into) in [
+        (&a[..head], &mut before),
+        (&a[a.len() - tail..], &mut after),
+    ] {
+        for l in part.lines() {
+            if let Some((name, value)) = line_value(l, prefix) {
+                if va.contains_key(name) || vb.contains_key(name) {
+                    into.insert(name, value);
+                }
+            }
         }
     }
-    for (n, y) in &vb {
-        if !va.contains_key(n) {
-            c.added.push((n.to_string(), y.to_string()));
+    let value = |mid: &HashMap<&str, &str>, n: &str| -> Option<String> {
+        let v = after
+            .get(n)
+            .or_else(|| mid.get(n))
+            .or_else(|| before.get(n));
+        v.map(|v| v.to_string())
+    };
+    let mut names: Vec<&str> = va.keys().chain(vb.keys()).copied().collect();
+    names.sort_unstable();
+    names.dedup();
+    for n in names {
+        match (value(&va, n), value(&vb, n)) {
+            (Some(x), None) => c.removed.push((n.to_string(), x)),
+            (None, Some(y)) => c.added.push((n.to_string(), y)),
+            (Some(x), Some(y)) if x != y => c.changed.push((n.to_string(), x, y)),
+            _ => {}
         }
     }
     c.removed.sort_unstable();
@@ -205,6 +279,61 @@ mod tests {
             diff_texts(a, b, "CONFIG_").lines(),
             vec!["-D 1", "+E y", " A y -> m", " B n -> y"]
         );
+    }
+
+    /// Texts that share most lines, with repeated options, comments, CRs
+    /// and a last line without its newline, compared both ways.
+    #[test]
+    fn text_diff_agrees_with_parsed_diff_on_near_copies() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let line = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            let name = ["A", "B", "C", "DD", "E_1"][next(5) as usize];
+            match next(6) {
+                0 => format!("# CONFIG_{name} is not set"),
+                1 => "# a comment".into(),
+                2 => format!("CONFIG_{name}=\"s{}\"\r", next(2)),
+                3 => String::new(),
+                _ => format!("CONFIG_{name}={}", ["y", "m", "n", "1"][next(4) as usize]),
+            }
+        };
+        for _ in 0..3000 {
+            let lines: Vec<String> = (0..next(12)).map(|_| line(&mut next)).collect();
+            let mut other = lines.clone();
+            for _ in 0..next(4) {
+                let at = next(other.len() as u64 + 1) as usize;
+                match next(3) {
+                    0 if at < other.len() => {
+                        other.remove(at);
+                    }
+                    1 if at < other.len() => other[at] = line(&mut next),
+                    _ => other.insert(at, line(&mut next)),
+                }
+            }
+            let join = |v: &[String], end: bool| {
+                let mut t = v.join("\n");
+                if end && !t.is_empty() {
+                    t.push('\n');
+                }
+                t
+            };
+            let (a, b) = (join(&lines, next(4) > 0), join(&other, next(4) > 0));
+            assert_eq!(
+                diff_texts(&a, &b, "CONFIG_"),
+                diff(&p(&a), &p(&b)),
+                "{a:?} -> {b:?}"
+            );
+            assert_eq!(
+                diff_texts(&b, &a, "CONFIG_"),
+                diff(&p(&b), &p(&a)),
+                "{b:?} -> {a:?}"
+            );
+        }
     }
 
     #[test]

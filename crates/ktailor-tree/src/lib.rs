@@ -174,6 +174,10 @@ pub struct OpenTree {
     /// The tree as first loaded, before any run changed its values: later
     /// runs in this process start from a copy (cheaper than a reload).
     pristine: std::cell::RefCell<Option<Kconfig>>,
+    /// A second copy made alongside the first one (see
+    /// [`OpenTree::expect_more_copies`]), handed out by the next `load`.
+    spare: std::cell::RefCell<Option<Kconfig>>,
+    expect_copies: std::cell::Cell<bool>,
 }
 
 /// The cache directory: `$KTAILOR_CACHE_DIR`, `$XDG_CACHE_HOME/ktailor`,
@@ -258,6 +262,8 @@ pub fn open(o: &TreeOptions) -> Result<OpenTree, TreeError> {
         cache_dir: cache,
         no_cache,
         pristine: Default::default(),
+        spare: Default::default(),
+        expect_copies: Default::default(),
     })
 }
 
@@ -274,12 +280,30 @@ impl OpenTree {
     /// Parses the Kconfig tree (through the caches unless disabled); within
     /// one process, each later call returns a copy of the first result.
     pub fn load(&self) -> Result<Kconfig, TreeError> {
+        if let Some(k) = self.spare.borrow_mut().take() {
+            return Ok(k);
+        }
         if let Some(k) = self.pristine.borrow().as_ref() {
             return Ok(k.clone());
         }
         let k = self.load_uncached()?;
-        *self.pristine.borrow_mut() = Some(k.clone());
-        Ok(k)
+        let first = if self.expect_copies.get() {
+            let (first, second) = k.clone_two();
+            *self.spare.borrow_mut() = Some(second);
+            first
+        } else {
+            k.clone()
+        };
+        *self.pristine.borrow_mut() = Some(k);
+        Ok(first)
+    }
+
+    /// Says that this process will load the tree more than once (the
+    /// resolver evaluates plans after reading the configuration): the
+    /// first load then makes the second copy too, on another thread, so
+    /// that the second load does not wait for one.
+    pub fn expect_more_copies(&self) {
+        self.expect_copies.set(true);
     }
 
     fn load_uncached(&self) -> Result<Kconfig, TreeError> {

@@ -115,6 +115,8 @@ fn read_current(o: &TreeOpts, deferred: bool) -> Result<Current, u8> {
         }
     };
     let k = if deferred {
+        // Every plan is then evaluated on a copy of its own.
+        tree.expect_more_copies();
         tree.read_deferred(bytes.clone())
     } else {
         tree.settle(bytes.clone()).map(|o| o.kconfig)
