@@ -566,7 +566,7 @@ impl Kconfig {
             }
             let auto = &names.autoconfig;
             cmd.push_str(&format!("\n{auto}: $(deps_config)\n\n"));
-            for (n, v) in &self.env_used {
+            for (n, v) in self.env_used.iter() {
                 cmd.push_str(&format!("ifneq \"$({n})\" \"{v}\"\n{auto}: FORCE\nendif\n"));
             }
             cmd.push_str("\n$(deps_config): ;\n");
@@ -579,7 +579,7 @@ impl Kconfig {
                 cmd.push_str(&format!("\t{f} \\\n"));
             }
             cmd.push_str("\n$(autoconfig): $(deps_config)\n$(deps_config): ;\n");
-            for (n, v) in &self.env_used {
+            for (n, v) in self.env_used.iter() {
                 cmd.push_str(&format!(
                     "\nifneq \"$({n})\" \"{v}\"\n$(autoconfig): FORCE\nendif\n"
                 ));

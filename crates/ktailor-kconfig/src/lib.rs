@@ -290,9 +290,11 @@ pub struct Kconfig {
     pub modules_sym: SymId,
     pub modules_val: Tri,
     /// Environment variables the preprocessor read, in order.
-    pub env_used: Vec<(String, String)>,
-    /// The `source`d files, in order (for auto.conf.cmd).
-    pub sourced: Vec<String>,
+    /// Fixed once parsed, so shared between copies.
+    pub env_used: Shared<Vec<(String, String)>>,
+    /// The `source`d files, in order (for auto.conf.cmd); shared between
+    /// copies.
+    pub sourced: Shared<Vec<String>>,
     /// `conf_set_changed` state.
     pub changed: bool,
     /// Diagnostics produced while parsing and evaluating.
@@ -350,8 +352,8 @@ impl Kconfig {
             consts: Default::default(),
             modules_sym: SymId::NO,
             modules_val: Tri::N,
-            env_used: Vec::new(),
-            sourced: Vec::new(),
+            env_used: Default::default(),
+            sourced: Default::default(),
             changed: false,
             diags: Vec::new(),
             sym_warnings: 0,

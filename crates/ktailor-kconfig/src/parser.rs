@@ -249,7 +249,7 @@ type PResult<T> = Result<T, ()>;
 impl<'a, 'p> Parser<'a, 'p> {
     fn finish(mut self) -> Result<Kconfig, ParseError> {
         self.flush_lexer_msgs();
-        self.k.env_used = std::mem::take(&mut self.pp.env_used);
+        self.k.env_used = std::mem::take(&mut self.pp.env_used).into();
         if let Some(f) = self.fatal.take() {
             self.k.diags.push(f);
             return Err(ParseError {

@@ -79,21 +79,36 @@ impl HelpStore {
     }
 }
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 5\n";
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 6\n";
 
-struct W(Vec<u8>);
+/// A section's writer: numbers and lengths go to `d`, the bytes of every
+/// string to `s`, so that a reader checks all of a section's text as
+/// UTF-8 at once instead of string by string. A finished section is the
+/// length of `d` (a little-endian `u32`), `d`, then `s`.
+#[derive(Default)]
+struct W {
+    d: Vec<u8>,
+    s: Vec<u8>,
+}
 
 impl W {
+    fn finish(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.d.len() + self.s.len());
+        out.extend_from_slice(&(self.d.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.d);
+        out.extend_from_slice(&self.s);
+        out
+    }
     fn u32(&mut self, v: u32) {
         let mut v = v;
         loop {
             let b = (v & 0x7f) as u8;
             v >>= 7;
             if v == 0 {
-                self.0.push(b);
+                self.d.push(b);
                 break;
             }
-            self.0.push(b | 0x80);
+            self.d.push(b | 0x80);
         }
     }
     fn opt(&mut self, v: Option<u32>) {
@@ -104,41 +119,60 @@ impl W {
     }
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
+        self.s.extend_from_slice(s.as_bytes());
     }
     fn ostr(&mut self, s: Option<&str>) {
         match s {
             None => self.u32(0),
             Some(s) => {
                 self.u32(s.len() as u32 + 1);
-                self.0.extend_from_slice(s.as_bytes());
+                self.s.extend_from_slice(s.as_bytes());
             }
         }
     }
     fn tri(&mut self, t: Tri) {
-        self.0.push(t as u8);
+        self.d.push(t as u8);
     }
     fn ev(&mut self, e: &ExprValue) {
         self.opt(e.expr.map(|x| x.0));
         self.tri(e.tri);
     }
+    /// Another finished section, as bytes of this one.
+    fn section(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.d.extend_from_slice(b);
+    }
 }
 
+/// A section's reader (see [`W`]).
 struct R<'a> {
     d: &'a [u8],
     p: usize,
+    /// The section's text, and how much of it has been read.
+    s: &'a str,
+    sp: usize,
     /// Shared copies of the empty and one-byte strings (most symbols'
     /// values, `n`/`y`/`m`), so decoding allocates each only once.
     short: Vec<Option<Arc<str>>>,
 }
 
 impl<'a> R<'a> {
-    fn new(d: &'a [u8]) -> R<'a> {
-        R {
+    /// `None` unless `section` is a finished section with valid text.
+    fn new(section: &'a [u8]) -> Option<R<'a>> {
+        let n = u32::from_le_bytes(section.get(..4)?.try_into().ok()?) as usize;
+        let d = section.get(4..4usize.checked_add(n)?)?;
+        let s = std::str::from_utf8(&section[4 + n..]).ok()?;
+        Some(R {
             d,
             p: 0,
+            s,
+            sp: 0,
             short: vec![None; 129],
-        }
+        })
+    }
+    /// Whether every number and every string has been read.
+    fn at_end(&self) -> bool {
+        self.p == self.d.len() && self.sp == self.s.len()
     }
     fn u32(&mut self) -> Option<u32> {
         let mut v: u32 = 0;
@@ -166,7 +200,13 @@ impl<'a> R<'a> {
     }
     fn strref(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
-        std::str::from_utf8(self.bytes(n)?).ok()
+        self.text(n)
+    }
+    /// The next `n` bytes of text (whole characters).
+    fn text(&mut self, n: usize) -> Option<&'a str> {
+        let t = self.s.get(self.sp..self.sp.checked_add(n)?)?;
+        self.sp += n;
+        Some(t)
     }
     fn str(&mut self) -> Option<String> {
         self.strref().map(str::to_owned)
@@ -176,7 +216,7 @@ impl<'a> R<'a> {
         self.rc_of_len(n)
     }
     fn rc_of_len(&mut self, n: usize) -> Option<Arc<str>> {
-        let s = std::str::from_utf8(self.bytes(n)?).ok()?;
+        let s = self.text(n)?;
         let slot = match s.as_bytes() {
             [] => 0,
             [b] if b.is_ascii() => *b as usize + 1,
@@ -264,18 +304,16 @@ const CMP_OPS: [CmpOp; 6] = [
 impl Kconfig {
     /// Encodes the tree as parsed (call before evaluating anything).
     pub fn snapshot(&self) -> Vec<u8> {
-        let mut w = W(Vec::with_capacity(4 << 20));
-        w.0.extend_from_slice(MAGIC);
+        let mut w = W::default();
         w.u32(match self.dialect {
             Dialect::V6_1 => 61,
             Dialect::V6_12 => 612,
         });
         // Properties and menus come first, as a section of known length,
         // so that a reader can decode them alongside the symbols.
-        let mut b = W(Vec::with_capacity(2 << 20));
+        let mut b = W::default();
         self.write_props_menus(&mut b, &self.help_indices());
-        w.u32(b.0.len() as u32);
-        w.0.extend_from_slice(&b.0);
+        w.section(&b.finish());
         w.u32(self.files.len() as u32);
         for f in self.files.iter() {
             w.str(f);
@@ -345,13 +383,13 @@ impl Kconfig {
         w.tri(self.modules_val);
         for list in [&self.env_used] {
             w.u32(list.len() as u32);
-            for (k, v) in list {
+            for (k, v) in list.iter() {
                 w.str(k);
                 w.str(v);
             }
         }
         w.u32(self.sourced.len() as u32);
-        for s in &self.sourced {
+        for s in self.sourced.iter() {
             w.str(s);
         }
         w.u32(self.choice_names.len() as u32);
@@ -382,7 +420,9 @@ impl Kconfig {
         for s in order.iter() {
             w.u32(s.0);
         }
-        w.0
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&w.finish());
+        out
     }
 
     /// Each menu's help text as its index in the help section (texts
@@ -468,7 +508,7 @@ impl Kconfig {
     /// another format.
     pub fn from_snapshot(data: &[u8], help: Arc<HelpStore>) -> Option<Kconfig> {
         let d = data.strip_prefix(MAGIC)?;
-        let mut r = R::new(d);
+        let mut r = R::new(d)?;
         let dialect = match r.u32()? {
             61 => Dialect::V6_1,
             612 => Dialect::V6_12,
@@ -626,7 +666,7 @@ impl Kconfig {
         for _ in 0..n {
             order.push(SymId(r.u32()?));
         }
-        if r.p != r.d.len() || k.syms.len() < 3 || !k.set_hash_order(order) {
+        if !r.at_end() || k.syms.len() < 3 || !k.set_hash_order(order) {
             return None;
         }
         k.rebuild_symbol_index();
@@ -718,7 +758,7 @@ type PropsMenus = (
 
 /// Decodes the properties-and-menus section.
 fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
-    let mut r = R::new(d);
+    let mut r = R::new(d)?;
     let mut props = Vec::new();
     let mut menus = Vec::new();
     let n = r.u32()? as usize;
@@ -785,5 +825,5 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
             line,
         });
     }
-    (r.p == d.len()).then_some((props, vis, menus, members, helps))
+    r.at_end().then_some((props, vis, menus, members, helps))
 }
