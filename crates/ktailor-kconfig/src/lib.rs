@@ -262,6 +262,54 @@ pub enum Help {
     Stored(u32),
 }
 
+/// A tree kept as the source of copies (every evaluation runs on a copy
+/// of its own), which can have the next copy's symbols, the bulk of a
+/// copy, made ahead on another thread while the caller works on another.
+pub struct CopySource {
+    /// The tree, but for its symbols (kept apart, shared with the thread
+    /// making a copy ahead).
+    tree: Kconfig,
+    syms: Arc<Vec<Symbol>>,
+    ahead: Option<std::thread::JoinHandle<Vec<Symbol>>>,
+}
+
+impl CopySource {
+    pub fn new(mut tree: Kconfig) -> CopySource {
+        let syms = Arc::new(std::mem::take(&mut tree.syms));
+        CopySource {
+            tree,
+            syms,
+            ahead: None,
+        }
+    }
+
+    /// Starts making the next copy's symbols on another thread (unless a
+    /// copy is already being made).
+    pub fn copy_ahead(&mut self) {
+        if self.ahead.is_none() {
+            let syms = Arc::clone(&self.syms);
+            self.ahead = std::thread::Builder::new()
+                .name("copy-ahead".into())
+                .spawn(move || syms.as_ref().clone())
+                .ok();
+        }
+    }
+
+    /// A copy made now, on this thread (leaving one made ahead for later).
+    pub fn copy_now(&self) -> Kconfig {
+        self.tree.clone_with_syms(self.syms.as_ref().clone())
+    }
+
+    /// A copy: the one made ahead if there is one, else one made now.
+    pub fn copy(&mut self) -> Kconfig {
+        match self.ahead.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(syms)) => self.tree.clone_with_syms(syms),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => self.copy_now(),
+        }
+    }
+}
+
 /// A parsed Kconfig tree with its symbol values.
 #[derive(Clone)]
 pub struct Kconfig {
@@ -373,21 +421,6 @@ impl Kconfig {
             k.syms.push(s);
         }
         k
-    }
-
-    /// Two copies at once, for a caller that will soon need a second one
-    /// (the resolver's judge): the second copy's symbols, the bulk of a
-    /// copy, are copied on another thread while this one copies the rest.
-    pub fn clone_two(&self) -> (Kconfig, Kconfig) {
-        let syms = &self.syms;
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| syms.clone());
-            let a = self.clone();
-            let syms = other
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            (a, self.clone_with_syms(syms))
-        })
     }
 
     /// A copy with `syms` (a copy of `self.syms`) as its symbols.

@@ -497,8 +497,11 @@ mod tests {
         assert!(crate::cow::Shared::ptr_eq(&orig.props, &copy.props));
         assert!(crate::cow::Shared::ptr_eq(&orig.exprs, &copy.exprs));
         assert!(crate::cow::Shared::ptr_eq(&orig.files, &copy.files));
-        // Two copies made at once are as independent as two made apart.
-        let (mut first, mut second) = orig.clone_two();
+        // A copy made ahead on another thread is as independent as one
+        // made on this one.
+        let mut source = crate::CopySource::new(orig.clone());
+        source.copy_ahead();
+        let (mut first, mut second) = (source.copy_now(), source.copy());
         let with_y: &[u8] = b"CONFIG_A=y\nCONFIG_Y=y\n";
         let a = run_mode(&mut first, Mode::OldDefconfig, Some(with_y));
         assert_eq!(order(&first), ["Y", "X"]);

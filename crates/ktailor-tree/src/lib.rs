@@ -173,10 +173,7 @@ pub struct OpenTree {
     pub no_cache: bool,
     /// The tree as first loaded, before any run changed its values: later
     /// runs in this process start from a copy (cheaper than a reload).
-    pristine: std::cell::RefCell<Option<Kconfig>>,
-    /// A second copy made alongside the first one (see
-    /// [`OpenTree::expect_more_copies`]), handed out by the next `load`.
-    spare: std::cell::RefCell<Option<Kconfig>>,
+    pristine: std::cell::RefCell<Option<ktailor_kconfig::CopySource>>,
     expect_copies: std::cell::Cell<bool>,
 }
 
@@ -262,7 +259,6 @@ pub fn open(o: &TreeOptions) -> Result<OpenTree, TreeError> {
         cache_dir: cache,
         no_cache,
         pristine: Default::default(),
-        spare: Default::default(),
         expect_copies: Default::default(),
     })
 }
@@ -280,28 +276,22 @@ impl OpenTree {
     /// Parses the Kconfig tree (through the caches unless disabled); within
     /// one process, each later call returns a copy of the first result.
     pub fn load(&self) -> Result<Kconfig, TreeError> {
-        if let Some(k) = self.spare.borrow_mut().take() {
-            return Ok(k);
+        if let Some(source) = self.pristine.borrow_mut().as_mut() {
+            return Ok(source.copy());
         }
-        if let Some(k) = self.pristine.borrow().as_ref() {
-            return Ok(k.clone());
+        let mut source = ktailor_kconfig::CopySource::new(self.load_uncached()?);
+        if self.expect_copies.get() {
+            source.copy_ahead();
         }
-        let k = self.load_uncached()?;
-        let first = if self.expect_copies.get() {
-            let (first, second) = k.clone_two();
-            *self.spare.borrow_mut() = Some(second);
-            first
-        } else {
-            k.clone()
-        };
-        *self.pristine.borrow_mut() = Some(k);
+        let first = source.copy_now();
+        *self.pristine.borrow_mut() = Some(source);
         Ok(first)
     }
 
     /// Says that this process will load the tree more than once (the
     /// resolver evaluates plans after reading the configuration): the
-    /// first load then makes the second copy too, on another thread, so
-    /// that the second load does not wait for one.
+    /// first load then starts the second copy on another thread, so that
+    /// the second load does not wait for one.
     pub fn expect_more_copies(&self) {
         self.expect_copies.set(true);
     }
