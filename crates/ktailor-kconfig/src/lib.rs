@@ -297,13 +297,21 @@ impl CopySource {
 
     /// A copy made now, on this thread (leaving one made ahead for later).
     pub fn copy_now(&self) -> Kconfig {
-        self.tree.clone_with_syms(self.syms.as_ref().clone())
+        self.with_syms(self.syms.as_ref().clone())
+    }
+
+    /// The tree with `syms` (a copy of its symbols): its own copy costs
+    /// nothing, as its symbols are kept apart.
+    fn with_syms(&self, syms: Vec<Symbol>) -> Kconfig {
+        let mut k = self.tree.clone();
+        k.syms = syms;
+        k
     }
 
     /// A copy: the one made ahead if there is one, else one made now.
     pub fn copy(&mut self) -> Kconfig {
         match self.ahead.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(syms)) => self.tree.clone_with_syms(syms),
+            Some(Ok(syms)) => self.with_syms(syms),
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => self.copy_now(),
         }
@@ -421,37 +429,6 @@ impl Kconfig {
             k.syms.push(s);
         }
         k
-    }
-
-    /// A copy with `syms` (a copy of `self.syms`) as its symbols.
-    fn clone_with_syms(&self, syms: Vec<Symbol>) -> Kconfig {
-        Kconfig {
-            dialect: self.dialect,
-            syms,
-            props: self.props.clone(),
-            prop_vis: self.prop_vis.clone(),
-            menus: self.menus.clone(),
-            exprs: self.exprs.clone(),
-            choice_members: self.choice_members.clone(),
-            expr_val: self.expr_val.clone(),
-            expr_epoch: self.expr_epoch.clone(),
-            epoch: self.epoch,
-            files: self.files.clone(),
-            nonconst: self.nonconst.clone(),
-            consts: self.consts.clone(),
-            modules_sym: self.modules_sym,
-            modules_val: self.modules_val,
-            env_used: self.env_used.clone(),
-            sourced: self.sourced.clone(),
-            changed: self.changed,
-            diags: self.diags.clone(),
-            sym_warnings: self.sym_warnings,
-            conf_warnings: self.conf_warnings,
-            choice_names: self.choice_names.clone(),
-            hash_order: self.hash_order.clone(),
-            choice_menus: self.choice_menus.clone(),
-            help_store: self.help_store.clone(),
-        }
     }
 
     pub fn sym(&self, s: SymId) -> &Symbol {

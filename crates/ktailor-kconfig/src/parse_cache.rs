@@ -161,13 +161,15 @@ fn read_cache(path: &Path) -> Option<(Vec<u8>, Arc<HelpStore>)> {
     let (first, second) = data.split_at_mut(main as usize / 2);
     let second_at = at + first.len() as u64;
     let file = &f;
-    std::thread::scope(|scope| {
+    let read = std::thread::scope(|scope| {
         use std::os::unix::fs::FileExt as _;
         let other = scope.spawn(move || file.read_exact_at(second, second_at));
         let a = file.read_exact_at(first, at);
         a.is_ok() && other.join().is_ok_and(|b| b.is_ok())
-    })
-    .then_some(())?;
+    });
+    if !read {
+        return None;
+    }
     let help = HelpStore::in_file(f, help_at, (size - help_at) as usize);
     Some((data, Arc::new(help)))
 }
