@@ -199,7 +199,7 @@ impl MakefileText {
         let mut aliases = Vec::new();
         let mut lines = self.text.lines();
         while let Some(line) = lines.next() {
-            if !line.contains("ARCH") || !line.trim_start().starts_with("ifeq") {
+            if !line.trim_start().starts_with("ifeq") || !line.contains("ARCH") {
                 continue;
             }
             let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();

@@ -794,10 +794,12 @@ pub fn write_atomic(path: &Path, data: &[u8], keep_old: bool) -> std::io::Result
         }
     }
     let tmp = tmp_name(path);
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all().ok();
+    // Renamed into place once complete, so a reader sees the old file or
+    // the new one, never part of one. Not synced to disk: conf does not
+    // either, and a sync costs a request about as much as writing.
+    if let Err(e) = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(data)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     if keep_old && path.exists() {
         let mut old = path.as_os_str().to_owned();

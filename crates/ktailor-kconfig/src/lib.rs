@@ -262,62 +262,6 @@ pub enum Help {
     Stored(u32),
 }
 
-/// A tree kept as the source of copies (every evaluation runs on a copy
-/// of its own), which can have the next copy's symbols, the bulk of a
-/// copy, made ahead on another thread while the caller works on another.
-pub struct CopySource {
-    /// The tree, but for its symbols (kept apart, shared with the thread
-    /// making a copy ahead).
-    tree: Kconfig,
-    syms: Arc<Vec<Symbol>>,
-    ahead: Option<std::thread::JoinHandle<Vec<Symbol>>>,
-}
-
-impl CopySource {
-    pub fn new(mut tree: Kconfig) -> CopySource {
-        let syms = Arc::new(std::mem::take(&mut tree.syms));
-        CopySource {
-            tree,
-            syms,
-            ahead: None,
-        }
-    }
-
-    /// Starts making the next copy's symbols on another thread (unless a
-    /// copy is already being made).
-    pub fn copy_ahead(&mut self) {
-        if self.ahead.is_none() {
-            let syms = Arc::clone(&self.syms);
-            self.ahead = std::thread::Builder::new()
-                .name("copy-ahead".into())
-                .spawn(move || syms.as_ref().clone())
-                .ok();
-        }
-    }
-
-    /// A copy made now, on this thread (leaving one made ahead for later).
-    pub fn copy_now(&self) -> Kconfig {
-        self.with_syms(self.syms.as_ref().clone())
-    }
-
-    /// The tree with `syms` (a copy of its symbols): its own copy costs
-    /// nothing, as its symbols are kept apart.
-    fn with_syms(&self, syms: Vec<Symbol>) -> Kconfig {
-        let mut k = self.tree.clone();
-        k.syms = syms;
-        k
-    }
-
-    /// A copy: the one made ahead if there is one, else one made now.
-    pub fn copy(&mut self) -> Kconfig {
-        match self.ahead.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(syms)) => self.with_syms(syms),
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => self.copy_now(),
-        }
-    }
-}
-
 /// A parsed Kconfig tree with its symbol values.
 #[derive(Clone)]
 pub struct Kconfig {
@@ -368,9 +312,34 @@ pub struct Kconfig {
     pub(crate) choice_menus: std::cell::RefCell<Option<Arc<[Option<MenuId>]>>>,
     /// Where [`Help::Stored`] texts are (a decoded snapshot's help section).
     pub(crate) help_store: Option<Arc<snapshot::HelpStore>>,
+    /// A copy of the symbols made while decoding (see
+    /// [`Kconfig::take_spare_copy`]).
+    pub(crate) spare: SpareSyms,
+}
+
+/// Symbols kept for one copy of the tree; never copied along with it.
+#[derive(Default)]
+pub(crate) struct SpareSyms(pub(crate) Option<Vec<Symbol>>);
+
+impl Clone for SpareSyms {
+    fn clone(&self) -> SpareSyms {
+        SpareSyms(None)
+    }
 }
 
 impl Kconfig {
+    /// A copy of the tree made from symbols copied while it was decoded
+    /// (on another thread, alongside the decoding's last checks), if the
+    /// decoding was asked for one and it has not been taken yet.
+    pub fn take_spare_copy(&mut self) -> Option<Kconfig> {
+        let syms = self.spare.0.take()?;
+        let own = std::mem::take(&mut self.syms);
+        let mut copy = self.clone();
+        self.syms = own;
+        copy.syms = syms;
+        Some(copy)
+    }
+
     /// A menu entry's help text. `None` when it has none, or when a
     /// snapshot's help section no longer reads back (its cache file was
     /// changed in place after it was validated, which ktailor never does).
@@ -418,6 +387,7 @@ impl Kconfig {
             hash_order: Default::default(),
             choice_menus: Default::default(),
             help_store: None,
+            spare: Default::default(),
         };
         k.exprs.dups_61 = dialect == Dialect::V6_1;
         for (name, tri) in [("y", Tri::Y), ("m", Tri::M), ("n", Tri::N)] {

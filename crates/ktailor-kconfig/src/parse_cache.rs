@@ -75,11 +75,13 @@ fn take<'a>(d: &mut &'a [u8]) -> Option<&'a [u8]> {
 
 /// Tries the cache; on a miss parses and stores. Returns the tree and
 /// whether it came from the cache. `context` must describe everything
-/// besides files and commands that the parse depends on.
+/// besides files and commands that the parse depends on. `spare_copy`
+/// asks a decoded tree for a spare copy ([`Kconfig::take_spare_copy`]).
 pub fn parse_cached(
     input: ParseInput,
     dir: &Path,
     context: &str,
+    spare_copy: bool,
 ) -> Result<(Kconfig, bool), ParseError> {
     let path = cache_path(dir, context);
     let ParseInput {
@@ -90,7 +92,7 @@ pub fn parse_cached(
         shell,
     } = input;
     if let Some((data, help)) = read_cache(&path) {
-        if let Some(k) = validate(&data, context, loader, shell, help) {
+        if let Some(k) = validate(&data, context, loader, shell, help, spare_copy) {
             // The parse read these environment variables: they must be
             // unchanged too.
             if k.env_used
@@ -180,6 +182,7 @@ fn validate(
     loader: &mut dyn FileLoader,
     shell: &mut dyn Shell,
     help: Arc<HelpStore>,
+    spare_copy: bool,
 ) -> Option<Kconfig> {
     let mut d = data;
     if take(&mut d)? != context.as_bytes() {
@@ -196,7 +199,7 @@ fn validate(
     let snap = take(&mut d)?;
     // Decoding does not depend on the checks: it runs alongside them.
     std::thread::scope(|scope| {
-        let decoded = scope.spawn(|| Kconfig::from_snapshot(snap, help));
+        let decoded = scope.spawn(|| Kconfig::from_snapshot(snap, help, spare_copy));
         let fresh = files
             .iter()
             .all(|(name, id)| loader.identity(name).as_bytes() == *id)
@@ -276,6 +279,7 @@ mod tests {
             },
             cache,
             "ctx",
+            false,
         )
         .expect("parse")
     }
@@ -499,21 +503,24 @@ mod tests {
         assert!(crate::cow::Shared::ptr_eq(&orig.props, &copy.props));
         assert!(crate::cow::Shared::ptr_eq(&orig.exprs, &copy.exprs));
         assert!(crate::cow::Shared::ptr_eq(&orig.files, &copy.files));
-        // A copy made ahead on another thread is as independent as one
-        // made on this one.
-        let mut source = crate::CopySource::new(orig.clone());
-        source.copy_ahead();
-        let (mut first, mut second) = (source.copy_now(), source.copy());
-        let with_y: &[u8] = b"CONFIG_A=y\nCONFIG_Y=y\n";
-        let a = run_mode(&mut first, Mode::OldDefconfig, Some(with_y));
+        // A spare copy made while decoding is as independent as a clone,
+        // is taken once, and does not come along with clones.
+        let help = Arc::new(HelpStore::in_memory(orig.help_section()));
+        let mut decoded = Kconfig::from_snapshot(&orig.snapshot(), help, true).expect("decodes");
+        assert!(decoded.clone().take_spare_copy().is_none());
+        let mut first = decoded.take_spare_copy().expect("a spare copy");
+        assert!(decoded.take_spare_copy().is_none());
+        let with_y = run_mode(
+            &mut first,
+            Mode::OldDefconfig,
+            Some(b"CONFIG_A=y\nCONFIG_Y=y\n"),
+        );
+        assert_eq!(with_y, text.as_bytes());
         assert_eq!(order(&first), ["Y", "X"]);
-        assert_eq!(order(&second), ["X", "Y"]);
-        let b = run_mode(&mut second, Mode::OldDefconfig, Some(b"CONFIG_A=y\n"));
-        assert_eq!(a, text.as_bytes());
-        let alone = run_mode(&mut orig.clone(), Mode::OldDefconfig, Some(b"CONFIG_A=y\n"));
-        assert_eq!(b, alone);
-        assert!(String::from_utf8_lossy(&b).contains("CONFIG_X=y\n# CONFIG_Y is not set\n"));
-        assert!(crate::cow::Shared::ptr_eq(&orig.menus, &second.menus));
+        assert_eq!(order(&decoded), ["X", "Y"]);
+        let alone = run_mode(&mut decoded, Mode::OldDefconfig, Some(b"CONFIG_A=y\n"));
+        assert!(String::from_utf8_lossy(&alone).contains("CONFIG_X=y\n# CONFIG_Y is not set\n"));
+        assert!(crate::cow::Shared::ptr_eq(&first.menus, &decoded.menus));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -540,7 +547,7 @@ mod tests {
         let snap = k.snapshot();
         let help = k.help_section();
         let store = || Arc::new(HelpStore::in_memory(help.clone()));
-        let back = Kconfig::from_snapshot(&snap, store()).expect("round trip");
+        let back = Kconfig::from_snapshot(&snap, store(), false).expect("round trip");
         assert_eq!(back.snapshot(), snap);
         assert_eq!(back.help_section(), help);
         assert_eq!(back.menu_help(crate::MenuId(1)).as_deref(), Some("text"));
@@ -548,21 +555,21 @@ mod tests {
         // a tree whose references are in range or is refused; none panics.
         for n in 0..snap.len() {
             assert!(
-                Kconfig::from_snapshot(&snap[..n], store()).is_none(),
+                Kconfig::from_snapshot(&snap[..n], store(), false).is_none(),
                 "prefix {n}"
             );
         }
         for i in 0..snap.len() {
             let mut d = snap.clone();
             d[i] ^= 0x5a;
-            if let Some(mut k) = Kconfig::from_snapshot(&d, store()) {
+            if let Some(mut k) = Kconfig::from_snapshot(&d, store(), false) {
                 let _ = alldef(&mut k);
             }
         }
         // A cut help section gives no text (never a wrong one, or a panic).
         for n in 0..help.len() {
             let cut = Arc::new(HelpStore::in_memory(help[..n].to_vec()));
-            let k = Kconfig::from_snapshot(&snap, cut).expect("the snapshot is whole");
+            let k = Kconfig::from_snapshot(&snap, cut, false).expect("the snapshot is whole");
             assert_eq!(k.menu_help(crate::MenuId(1)), None, "help cut at {n}");
         }
         let _ = std::fs::remove_dir_all(&dir);

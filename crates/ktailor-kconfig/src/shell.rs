@@ -124,23 +124,34 @@ fn word_memo() -> &'static std::sync::Mutex<HashMap<WordKey, String>> {
 /// listing of `d` (read once per process) lacks it. Most words of a
 /// command line are not programs, and one listing of each `PATH`
 /// directory answers for all of them instead of a failed lookup each.
+/// A listing keeps only the hashes of the names: a collision merely costs
+/// the lookup the listing saves.
 fn may_contain(d: &Path, name: &str) -> bool {
-    type Listings = HashMap<PathBuf, Option<std::collections::HashSet<std::ffi::OsString>>>;
+    type Listings = HashMap<PathBuf, Option<rustc_hash::FxHashSet<u64>>>;
     static LISTINGS: std::sync::OnceLock<std::sync::Mutex<Listings>> = std::sync::OnceLock::new();
+    fn hash(name: &[u8]) -> u64 {
+        let mut h = rustc_hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, name);
+        std::hash::Hasher::finish(&h)
+    }
     let Ok(mut m) = LISTINGS.get_or_init(Default::default).lock() else {
         return true;
     };
     let names = m
         .entry(d.to_path_buf())
         .or_insert_with(|| match std::fs::read_dir(d) {
-            Ok(rd) => Some(rd.flatten().map(|e| e.file_name()).collect()),
+            Ok(rd) => Some(
+                rd.flatten()
+                    .map(|e| hash(e.file_name().as_encoded_bytes()))
+                    .collect(),
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Default::default()),
             // Unreadable but perhaps searchable: look names up one by one.
             Err(_) => None,
         });
     names
         .as_ref()
-        .is_none_or(|n| n.contains(std::ffi::OsStr::new(name)))
+        .is_none_or(|n| n.contains(&hash(name.as_bytes())))
 }
 
 /// A persistent cache in front of a [`SystemShell`]. One cache file per

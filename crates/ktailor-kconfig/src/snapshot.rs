@@ -505,8 +505,9 @@ impl Kconfig {
 
     /// Decodes a snapshot, with its help texts in `help` (what
     /// [`Kconfig::help_section`] wrote); `None` if it is damaged or of
-    /// another format.
-    pub fn from_snapshot(data: &[u8], help: Arc<HelpStore>) -> Option<Kconfig> {
+    /// another format. With `spare_copy`, the symbols are also copied (see
+    /// [`Kconfig::take_spare_copy`]).
+    pub fn from_snapshot(data: &[u8], help: Arc<HelpStore>, spare_copy: bool) -> Option<Kconfig> {
         let d = data.strip_prefix(MAGIC)?;
         let mut r = R::new(d)?;
         let dialect = match r.u32()? {
@@ -518,24 +519,38 @@ impl Kconfig {
         let section = r.bytes(n)?;
         std::thread::scope(|scope| {
             let other = scope.spawn(|| read_props_menus(section));
-            let k = Self::read_rest(dialect, &mut r);
-            let (props, vis, menus, members, helps) = other.join().ok()??;
-            let mut k = k?;
-            if menus
-                .iter()
-                .any(|m| matches!(m.help, Some(Help::Stored(i)) if i >= helps))
-            {
+            let mut k = Self::read_rest(dialect, &mut r)?;
+            // The symbols are final: a spare copy is made while the rest
+            // is put together and checked.
+            let (sound, copy) = std::thread::scope(|inner| {
+                let syms = &k.syms;
+                let copy = spare_copy.then(|| inner.spawn(|| syms.clone()));
+                let sound = 'check: {
+                    let Ok(Some((props, vis, menus, members, helps))) = other.join() else {
+                        break 'check false;
+                    };
+                    if menus
+                        .iter()
+                        .any(|m| matches!(m.help, Some(Help::Stored(i)) if i >= helps))
+                    {
+                        break 'check false;
+                    }
+                    k.help_store = Some(help);
+                    k.props = props.into();
+                    k.prop_vis = vis;
+                    k.menus = menus.into();
+                    k.choice_members = members;
+                    k.check_references()
+                };
+                if sound {
+                    k.index_choice_menus();
+                }
+                (sound, copy.and_then(|c| c.join().ok()))
+            });
+            if !sound {
                 return None;
             }
-            k.help_store = Some(help);
-            k.props = props.into();
-            k.prop_vis = vis;
-            k.menus = menus.into();
-            k.choice_members = members;
-            if !k.check_references() {
-                return None;
-            }
-            k.index_choice_menus();
+            k.spare = crate::SpareSyms(copy);
             Some(k)
         })
     }

@@ -173,8 +173,9 @@ pub struct OpenTree {
     pub no_cache: bool,
     /// The tree as first loaded, before any run changed its values: later
     /// runs in this process start from a copy (cheaper than a reload).
-    pristine: std::cell::RefCell<Option<ktailor_kconfig::CopySource>>,
-    expect_copies: std::cell::Cell<bool>,
+    pristine: std::cell::RefCell<Option<Kconfig>>,
+    /// The loads still to come, when the caller said (`expect_loads`).
+    loads_left: std::cell::Cell<Option<usize>>,
 }
 
 /// The cache directory: `$KTAILOR_CACHE_DIR`, `$XDG_CACHE_HOME/ktailor`,
@@ -259,7 +260,7 @@ pub fn open(o: &TreeOptions) -> Result<OpenTree, TreeError> {
         cache_dir: cache,
         no_cache,
         pristine: Default::default(),
-        expect_copies: Default::default(),
+        loads_left: Default::default(),
     })
 }
 
@@ -274,29 +275,41 @@ impl OpenTree {
     }
 
     /// Parses the Kconfig tree (through the caches unless disabled); within
-    /// one process, each later call returns a copy of the first result.
+    /// one process, each later call returns a copy of the first result,
+    /// and the last call `expect_loads` announced returns that result
+    /// itself.
     pub fn load(&self) -> Result<Kconfig, TreeError> {
-        if let Some(source) = self.pristine.borrow_mut().as_mut() {
-            return Ok(source.copy());
+        let left = self.loads_left.get();
+        self.loads_left.set(left.map(|n| n.saturating_sub(1)));
+        let last = left.is_some_and(|n| n <= 1);
+        let mut pristine = self.pristine.borrow_mut();
+        if let Some(k) = pristine.as_ref() {
+            return Ok(if last {
+                pristine.take().expect("checked")
+            } else {
+                k.clone()
+            });
         }
-        let mut source = ktailor_kconfig::CopySource::new(self.load_uncached()?);
-        if self.expect_copies.get() {
-            source.copy_ahead();
+        // More loads announced: the decoding makes the first copy.
+        let mut k = self.load_uncached(left.is_some_and(|n| n > 1))?;
+        if last {
+            return Ok(k);
         }
-        let first = source.copy_now();
-        *self.pristine.borrow_mut() = Some(source);
+        let first = k.take_spare_copy().unwrap_or_else(|| k.clone());
+        *pristine = Some(k);
         Ok(first)
     }
 
-    /// Says that this process will load the tree more than once (the
-    /// resolver evaluates plans after reading the configuration): the
-    /// first load then starts the second copy on another thread, so that
-    /// the second load does not wait for one.
-    pub fn expect_more_copies(&self) {
-        self.expect_copies.set(true);
+    /// Says how many times this process will load the tree (the resolver:
+    /// the current configuration, then a plan). The last of those loads
+    /// then takes the tree as parsed instead of a copy of it, and a load
+    /// beyond them parses again (through the cache).
+    pub fn expect_loads(&self, n: usize) {
+        self.loads_left.set(Some(n));
     }
 
-    fn load_uncached(&self) -> Result<Kconfig, TreeError> {
+    /// Parses the tree; `spare_copy` as in [`parse_cached`].
+    fn load_uncached(&self, spare_copy: bool) -> Result<Kconfig, TreeError> {
         let t = &self.tree;
         std::fs::create_dir_all(&t.cwd)
             .map_err(|e| TreeError::msg(format!("object tree {}: {e}", t.cwd.display())))?;
@@ -337,6 +350,7 @@ impl OpenTree {
                 },
                 &self.cache_dir,
                 &context,
+                spare_copy,
             )
             .map(|(k, _)| k);
             let _ = sh.save();

@@ -117,3 +117,47 @@ fn debian_rt_6_12() {
 fn debian_amd64_6_1() {
     check("6.1", "config.amd64_none_amd64");
 }
+
+/// The resolver's loads (`expect_loads`): the first from the spare copy
+/// made while decoding, then copies, then the tree as parsed, then
+/// beyond the announced count a fresh decode. Each must evaluate exactly
+/// as a tree opened for that one evaluation does, whatever ran before on
+/// the others.
+#[test]
+#[ignore = "needs the kernel trees (scripts/test.sh runs it)"]
+fn announced_loads_are_independent_trees() {
+    let obj = std::env::temp_dir().join(format!("ktailor-loads-{}", std::process::id()));
+    let read = |c: &str| {
+        let p = trees().join("configs/6.12").join(c);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let configs = [
+        read("config.amd64_none_amd64"),
+        read("config.amd64_none_cloud-amd64"),
+        read("config.amd64_rt_amd64"),
+        read("config.amd64_none_amd64"),
+    ];
+    let alone: Vec<Vec<u8>> = configs
+        .iter()
+        .map(|c| {
+            let t = tree("6.12", &obj);
+            let mut k = t.settle(c.clone()).expect("settle").kconfig;
+            t.config_text(&mut k)
+        })
+        .collect();
+    let t = tree("6.12", &obj);
+    t.expect_loads(3);
+    let mut first = t.read_deferred(configs[0].clone()).expect("read_deferred");
+    let mut later = Vec::new();
+    for c in &configs[1..] {
+        later.push(t.settle(c.clone()).expect("settle").kconfig);
+    }
+    assert!(
+        t.config_text(&mut first) == alone[0],
+        "the first load differs"
+    );
+    for (i, k) in later.iter_mut().enumerate() {
+        assert!(t.config_text(k) == alone[i + 1], "load {} differs", i + 2);
+    }
+    let _ = std::fs::remove_dir_all(&obj);
+}

@@ -87,18 +87,19 @@ pub(crate) struct Current {
 }
 
 pub(crate) fn current(o: &TreeOpts) -> Result<Current, u8> {
-    read_current(o, false)
+    read_current(o, None)
 }
 
 /// `current` with the values computed as they are asked for
 /// (`OpenTree::read_deferred`): what the resolver needs, since it looks at
 /// the options around the requests and every plan is then evaluated in
 /// full.
-fn current_deferred(o: &TreeOpts) -> Result<Current, u8> {
-    read_current(o, true)
+/// `plans` is how many plans the caller expects to evaluate.
+fn current_deferred(o: &TreeOpts, plans: usize) -> Result<Current, u8> {
+    read_current(o, Some(plans))
 }
 
-fn read_current(o: &TreeOpts, deferred: bool) -> Result<Current, u8> {
+fn read_current(o: &TreeOpts, deferred: Option<usize>) -> Result<Current, u8> {
     let tree = open(&tree_options(o)).map_err(|e| {
         print_diags(&e.diags, &o.srctree);
         EXIT_ERROR
@@ -114,9 +115,10 @@ fn read_current(o: &TreeOpts, deferred: bool) -> Result<Current, u8> {
             return Err(EXIT_ERROR);
         }
     };
-    let k = if deferred {
-        // Every plan is then evaluated on a copy of its own.
-        tree.expect_more_copies();
+    let k = if let Some(plans) = deferred {
+        // Every plan is then evaluated on a tree of its own: a copy, and
+        // for the last plan expected the tree as parsed.
+        tree.expect_loads(1 + plans);
         tree.read_deferred(bytes.clone())
     } else {
         tree.settle(bytes.clone()).map(|o| o.kconfig)
@@ -418,7 +420,7 @@ fn apply(
     // The process ends with this command: freeing the trees (a sixth of
     // the instructions of a run) is left to the exit.
     let mut cur = std::mem::ManuallyDrop::new(cur);
-    let alts = if alternatives { 3 } else { 0 };
+    let alts = if alternatives { ALTERNATIVES_LISTED } else { 0 };
     let cur = &mut *cur;
     let mut e = match plan(&cur.tree, &mut cur.k, &cur.bytes, &wants, alts) {
         Ok(e) => e,
@@ -504,8 +506,21 @@ fn apply(
     }
 }
 
+/// How many other plans `--alternatives` confirms and lists.
+const ALTERNATIVES_LISTED: usize = 3;
+
+/// The plans a request evaluates when it goes as expected: the plan, or
+/// with `--alternatives` the plan, each alternative and the plan again.
+fn plans_evaluated(alternatives: bool) -> usize {
+    if alternatives {
+        ALTERNATIVES_LISTED + 2
+    } else {
+        1
+    }
+}
+
 pub fn enable(a: EnableArgs) -> u8 {
-    let cur = match current_deferred(&a.tree) {
+    let cur = match current_deferred(&a.tree, plans_evaluated(a.alternatives)) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -525,7 +540,7 @@ pub fn enable(a: EnableArgs) -> u8 {
 }
 
 pub fn disable(a: DisableArgs) -> u8 {
-    let cur = match current_deferred(&a.tree) {
+    let cur = match current_deferred(&a.tree, plans_evaluated(a.alternatives)) {
         Ok(c) => c,
         Err(code) => return code,
     };
