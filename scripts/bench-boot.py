@@ -39,6 +39,8 @@ import sys
 import time
 from pathlib import Path
 
+from binpath import release_bin
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Seed 003's configure_kernel(): on top of x86_64 defconfig.
@@ -166,7 +168,7 @@ def main() -> None:
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--boots", type=int, default=3)
     ap.add_argument("--init", default=None, help="the static ktailor-init (default: build it)")
-    ap.add_argument("--bin", default=os.environ.get("KTAILOR_BIN", str(REPO / "target/release/ktailor")))
+    ap.add_argument("--bin", default=os.environ.get("KTAILOR_BIN", str(release_bin())))
     trees = Path(os.environ.get("KTAILOR_TREES", Path.home() / ".cache/ktailor/trees"))
     ap.add_argument("--tree", default=str(trees / "linux-source-6.12"))
     a = ap.parse_args()

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from binpath import release_bin
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "crates/ktailor-hw/tests/fixtures"
 INDEX_RE = re.compile(r"index of .*: (\d+) directories, (\d+) objects \((Hit|Built), ([0-9.]+)s\)")
@@ -54,7 +56,7 @@ def run(binary: str, args: list[str], cache: str) -> tuple[float, float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", "--runs", type=int, default=5)
-    ap.add_argument("--bin", default=os.environ.get("KTAILOR_BIN", str(REPO / "target/release/ktailor")))
+    ap.add_argument("--bin", default=os.environ.get("KTAILOR_BIN", str(release_bin())))
     trees = Path(os.environ.get("KTAILOR_TREES", Path.home() / ".cache/ktailor/trees"))
     ap.add_argument("--tree", default=str(trees / "linux-source-6.12"))
     a = ap.parse_args()

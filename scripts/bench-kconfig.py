@@ -17,7 +17,7 @@ conf is run exactly as make runs it: the environment and arguments make
 hands to scripts/kconfig/conf are captured once with a wrapper and replayed.
 
 Usage: scripts/bench-kconfig.py [-n RUNS] [--no-callgrind]
-Needs scripts/setup-trees.sh to have run and target/release/ktailor built.
+Needs scripts/setup-trees.sh to have run and ktailor built (cargo build --release).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from binpath import release_bin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,7 +85,7 @@ def main() -> int:
     ap.add_argument("-n", "--runs", type=int, default=7)
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--trees", type=Path, default=Path(os.environ.get("KTAILOR_TREES", Path.home() / ".cache/ktailor/trees")))
-    ap.add_argument("--ktailor", type=Path, default=REPO / "target/release/ktailor")
+    ap.add_argument("--ktailor", type=Path, default=release_bin())
     args = ap.parse_args()
 
     src = args.trees / "linux-source-6.12"

@@ -20,7 +20,7 @@ and prints per-request wall time (a whole process, tree loaded from a warm
 cache) median and p95, and the median plan size (options the plan sets).
 
 Usage: scripts/bench-resolve.py [--sample N] [--all] [--seed S]
-Needs scripts/setup-trees.sh to have run and target/release/ktailor built.
+Needs scripts/setup-trees.sh to have run and ktailor built (cargo build --release).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from binpath import release_bin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -144,7 +146,7 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="every candidate (slow)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--trees", type=Path, default=Path(os.environ.get("KTAILOR_TREES", Path.home() / ".cache/ktailor/trees")))
-    ap.add_argument("--ktailor", type=Path, default=REPO / "target/release/ktailor")
+    ap.add_argument("--ktailor", type=Path, default=release_bin())
     args = ap.parse_args()
     src = args.trees / "linux-source-6.12"
     if not src.is_dir():

@@ -55,6 +55,8 @@ import threading
 import time
 from pathlib import Path
 
+from binpath import release_bin
+
 REPO = Path(__file__).resolve().parent.parent
 TREE_VERSIONS = ("6.12", "6.1")
 
@@ -942,8 +944,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    default=Path(os.environ.get("KTAILOR_TREES",
                                                Path.home() / ".cache" / "ktailor" / "trees")),
                    help="trees directory (default: $KTAILOR_TREES or ~/.cache/ktailor/trees)")
-    p.add_argument("--ktailor", type=Path, default=REPO / "target" / "release" / "ktailor",
-                   help="ktailor binary (default: target/release/ktailor in the repository)")
+    p.add_argument("--ktailor", type=Path, default=release_bin(),
+                   help="ktailor binary (default: the release build, see scripts/binpath.py)")
     p.add_argument("--keep", type=Path, metavar="DIR",
                    help="keep inputs, outputs and logs of failing cases under DIR/CASE/")
     p.add_argument("--no-oracle-cache", action="store_true",

@@ -19,7 +19,7 @@ cargo build --release --locked -q -p ktailor
 SRC=$KTAILOR_TREES/linux-source-6.12
 BASE=$KTAILOR_TREES/configs/6.12/config.amd64_none_amd64
 OUT=${1:-$(mktemp -d)}
-KT=$PWD/target/release/ktailor
+KT=$(python3 scripts/binpath.py)
 mkdir -p "$OUT/ktailor" "$OUT/conf"
 
 run() { echo "+ $*" >&2; "$@"; }

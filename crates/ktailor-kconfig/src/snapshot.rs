@@ -79,7 +79,19 @@ impl HelpStore {
     }
 }
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 6\n";
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 7\n";
+
+/// A signed distance as an unsigned number, small either way (ids are
+/// below 2^31, so a distance between two fits).
+fn zigzag(d: i64) -> u32 {
+    ((d << 1) ^ (d >> 63)) as u32
+}
+
+/// The id `zigzag` distance `d` back from node `i`, if it is one.
+fn unzigzag(i: usize, d: u32) -> Option<u32> {
+    let back = ((d >> 1) as i64) ^ -((d & 1) as i64);
+    u32::try_from(i as i64 - back).ok()
+}
 
 /// A section's writer: numbers and lengths go to `d`, the bytes of every
 /// string to `s`, so that a reader checks all of a section's text as
@@ -174,7 +186,40 @@ impl<'a> R<'a> {
     fn at_end(&self) -> bool {
         self.p == self.d.len() && self.sp == self.s.len()
     }
+    /// Most numbers are below 128: one byte, read inline.
+    #[inline(always)]
     fn u32(&mut self) -> Option<u32> {
+        let b = *self.d.get(self.p)?;
+        if b < 0x80 {
+            self.p += 1;
+            return Some(b as u32);
+        }
+        self.u32_long()
+    }
+    #[inline(never)]
+    fn u32_long(&mut self) -> Option<u32> {
+        // Ids take two or three bytes: unrolled over the five a number
+        // can take, while five remain.
+        if let Some(&[b0, b1, b2, b3, b4]) = self.d.get(self.p..self.p + 5) {
+            let mut v = (b0 & 0x7f) as u32 | ((b1 & 0x7f) as u32) << 7;
+            if b1 < 0x80 {
+                self.p += 2;
+                return Some(v);
+            }
+            v |= ((b2 & 0x7f) as u32) << 14;
+            if b2 < 0x80 {
+                self.p += 3;
+                return Some(v);
+            }
+            v |= ((b3 & 0x7f) as u32) << 21;
+            if b3 < 0x80 {
+                self.p += 4;
+                return Some(v);
+            }
+            v |= ((b4 & 0x7f) as u32) << 28;
+            self.p += 5;
+            return (b4 < 0x80).then_some(v);
+        }
         let mut v: u32 = 0;
         let mut shift = 0;
         loop {
@@ -187,6 +232,7 @@ impl<'a> R<'a> {
             shift += 7;
         }
     }
+    #[inline]
     fn opt(&mut self) -> Option<Option<u32>> {
         Some(match self.u32()? {
             0 => None,
@@ -319,7 +365,10 @@ impl Kconfig {
             w.str(f);
         }
         w.u32(self.exprs.len() as u32);
-        for e in self.exprs.nodes() {
+        for (i, e) in self.exprs.nodes().iter().enumerate() {
+            // A node's operands are mostly nodes made just before it: as
+            // distances back they take one byte instead of three.
+            let back = |a: ExprId| zigzag(i as i64 - a.0 as i64);
             match *e {
                 Expr::Sym(s) => {
                     w.u32(0);
@@ -327,17 +376,17 @@ impl Kconfig {
                 }
                 Expr::Not(a) => {
                     w.u32(1);
-                    w.u32(a.0);
+                    w.u32(back(a));
                 }
                 Expr::And(a, b) => {
                     w.u32(2);
-                    w.u32(a.0);
-                    w.u32(b.0);
+                    w.u32(back(a));
+                    w.u32(back(b));
                 }
                 Expr::Or(a, b) => {
                     w.u32(3);
-                    w.u32(a.0);
-                    w.u32(b.0);
+                    w.u32(back(a));
+                    w.u32(back(b));
                 }
                 Expr::Cmp(op, a, b) => {
                     w.u32(4 + CMP_OPS.iter().position(|&o| o == op).unwrap_or(0) as u32);
@@ -565,14 +614,15 @@ impl Kconfig {
         }
         let n = r.u32()? as usize;
         let mut nodes = Vec::with_capacity(n);
-        for _ in 0..n {
+        for i in 0..n {
             let tag = r.u32()?;
             let a = r.u32()?;
+            let back = |d: u32| unzigzag(i, d).map(ExprId);
             let e = match tag {
                 0 => Expr::Sym(SymId(a)),
-                1 => Expr::Not(ExprId(a)),
-                2 => Expr::And(ExprId(a), ExprId(r.u32()?)),
-                3 => Expr::Or(ExprId(a), ExprId(r.u32()?)),
+                1 => Expr::Not(back(a)?),
+                2 => Expr::And(back(a)?, back(r.u32()?)?),
+                3 => Expr::Or(back(a)?, back(r.u32()?)?),
                 4..=9 => Expr::Cmp(CMP_OPS[(tag - 4) as usize], SymId(a), SymId(r.u32()?)),
                 10 => Expr::Range(SymId(a), SymId(r.u32()?)),
                 _ => return None,
@@ -841,4 +891,70 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
         });
     }
     r.at_end().then_some((props, vis, menus, members, helps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An operand's distance back from its node, either way, gives the
+    /// operand back, and one before the first node is refused.
+    #[test]
+    fn distances_back_give_the_operand() {
+        for i in [0usize, 1, 2, 63, 64, 65, 1000, 300_000] {
+            for a in [
+                0u32, 1, 2, 63, 64, 65, 999, 1000, 1001, 299_999, 300_000, 400_000,
+            ] {
+                assert_eq!(unzigzag(i, zigzag(i as i64 - a as i64)), Some(a), "{i} {a}");
+            }
+        }
+        assert_eq!(unzigzag(3, zigzag(4)), None);
+    }
+
+    /// Numbers of every length read back, in the middle of a section (the
+    /// unrolled path) and at its end (the loop), and a number longer than
+    /// five bytes is refused in both places.
+    #[test]
+    fn numbers_read_back_whatever_their_length() {
+        let values = [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            (1 << 21) - 1,
+            1 << 21,
+            (1 << 28) - 1,
+            1 << 28,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
+        for &v in &values {
+            for tail in [0usize, 6] {
+                let mut w = W::default();
+                w.u32(v);
+                for _ in 0..tail {
+                    w.u32(0);
+                }
+                let data = w.finish();
+                let mut r = R::new(&data).expect("section");
+                assert_eq!(r.u32(), Some(v), "{v} followed by {tail} bytes");
+                for _ in 0..tail {
+                    assert_eq!(r.u32(), Some(0));
+                }
+                assert!(r.at_end());
+            }
+        }
+        for tail in [0usize, 6] {
+            let mut d = vec![0xff; 6];
+            d.push(0x01);
+            d.extend(std::iter::repeat_n(0, tail));
+            let mut section = (d.len() as u32).to_le_bytes().to_vec();
+            section.extend_from_slice(&d);
+            let mut r = R::new(&section).expect("section");
+            assert_eq!(r.u32(), None, "six bytes followed by {tail}");
+        }
+    }
 }
