@@ -56,9 +56,10 @@ impl Shell for RecShell<'_> {
 
 /// Where a context's cache file lives.
 pub fn cache_path(dir: &Path, context: &str) -> PathBuf {
-    let mut h = rustc_hash::FxHasher::default();
-    std::hash::Hasher::write(&mut h, context.as_bytes());
-    dir.join(format!("parse-{:016x}", std::hash::Hasher::finish(&h)))
+    dir.join(format!(
+        "parse-{:016x}",
+        crate::shell::bytes_hash(context.as_bytes())
+    ))
 }
 
 fn put(out: &mut Vec<u8>, b: &[u8]) {

@@ -129,11 +129,6 @@ fn word_memo() -> &'static std::sync::Mutex<HashMap<WordKey, String>> {
 fn may_contain(d: &Path, name: &str) -> bool {
     type Listings = HashMap<PathBuf, Option<rustc_hash::FxHashSet<u64>>>;
     static LISTINGS: std::sync::OnceLock<std::sync::Mutex<Listings>> = std::sync::OnceLock::new();
-    fn hash(name: &[u8]) -> u64 {
-        let mut h = rustc_hash::FxHasher::default();
-        std::hash::Hasher::write(&mut h, name);
-        std::hash::Hasher::finish(&h)
-    }
     let Ok(mut m) = LISTINGS.get_or_init(Default::default).lock() else {
         return true;
     };
@@ -142,7 +137,7 @@ fn may_contain(d: &Path, name: &str) -> bool {
         .or_insert_with(|| match std::fs::read_dir(d) {
             Ok(rd) => Some(
                 rd.flatten()
-                    .map(|e| hash(e.file_name().as_encoded_bytes()))
+                    .map(|e| bytes_hash(e.file_name().as_encoded_bytes()))
                     .collect(),
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Default::default()),
@@ -151,7 +146,14 @@ fn may_contain(d: &Path, name: &str) -> bool {
         });
     names
         .as_ref()
-        .is_none_or(|n| n.contains(&hash(name.as_bytes())))
+        .is_none_or(|n| n.contains(&bytes_hash(name.as_bytes())))
+}
+
+/// A quick 64-bit hash of `b` (cache file names, listed names).
+pub(crate) fn bytes_hash(b: &[u8]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    std::hash::Hasher::write(&mut h, b);
+    std::hash::Hasher::finish(&h)
 }
 
 /// A persistent cache in front of a [`SystemShell`]. One cache file per
@@ -187,9 +189,7 @@ impl CachedShell {
             context.push_str(v);
             context.push('\0');
         }
-        let mut h = rustc_hash::FxHasher::default();
-        std::hash::Hasher::write(&mut h, context.as_bytes());
-        let path = dir.join(format!("shell-{:016x}", std::hash::Hasher::finish(&h)));
+        let path = dir.join(format!("shell-{:016x}", bytes_hash(context.as_bytes())));
         let entries = std::fs::read(&path)
             .ok()
             .and_then(|d| decode(&d, &context))

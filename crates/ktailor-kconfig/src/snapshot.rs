@@ -198,28 +198,6 @@ impl<'a> R<'a> {
     }
     #[inline(never)]
     fn u32_long(&mut self) -> Option<u32> {
-        // Ids take two or three bytes: unrolled over the five a number
-        // can take, while five remain.
-        if let Some(&[b0, b1, b2, b3, b4]) = self.d.get(self.p..self.p + 5) {
-            let mut v = (b0 & 0x7f) as u32 | ((b1 & 0x7f) as u32) << 7;
-            if b1 < 0x80 {
-                self.p += 2;
-                return Some(v);
-            }
-            v |= ((b2 & 0x7f) as u32) << 14;
-            if b2 < 0x80 {
-                self.p += 3;
-                return Some(v);
-            }
-            v |= ((b3 & 0x7f) as u32) << 21;
-            if b3 < 0x80 {
-                self.p += 4;
-                return Some(v);
-            }
-            v |= ((b4 & 0x7f) as u32) << 28;
-            self.p += 5;
-            return (b4 < 0x80).then_some(v);
-        }
         let mut v: u32 = 0;
         let mut shift = 0;
         loop {
@@ -911,9 +889,8 @@ mod tests {
         assert_eq!(unzigzag(3, zigzag(4)), None);
     }
 
-    /// Numbers of every length read back, in the middle of a section (the
-    /// unrolled path) and at its end (the loop), and a number longer than
-    /// five bytes is refused in both places.
+    /// Numbers of every length read back, in the middle of a section and
+    /// at its end, and a number longer than five bytes is refused.
     #[test]
     fn numbers_read_back_whatever_their_length() {
         let values = [

@@ -93,8 +93,7 @@ pub(crate) fn current(o: &TreeOpts) -> Result<Current, u8> {
 /// `current` with the values computed as they are asked for
 /// (`OpenTree::read_deferred`): what the resolver needs, since it looks at
 /// the options around the requests and every plan is then evaluated in
-/// full.
-/// `plans` is how many plans the caller expects to evaluate.
+/// full. `plans` is how many plans the caller expects to evaluate.
 fn current_deferred(o: &TreeOpts, plans: usize) -> Result<Current, u8> {
     read_current(o, Some(plans))
 }
