@@ -51,15 +51,37 @@ fn file_identity(p: &Path) -> Option<String> {
 /// PATH:SIZE:MTIME_NS, built without the formatting machinery: a warm
 /// load checks every sourced file this way.
 fn identity_text(p: &Path, len: u64, mtime_ns: u128) -> String {
-    let mut id = match p.to_str() {
-        Some(t) => t.to_string(),
-        None => p.to_string_lossy().into_owned(),
-    };
-    id.push(':');
-    id.push_str(&len.to_string());
-    id.push(':');
-    id.push_str(&mtime_ns.to_string());
+    let path = p.to_string_lossy();
+    let mut id = String::with_capacity(path.len() + 32);
+    id.push_str(&path);
+    push_identity_numbers(&mut id, len, mtime_ns);
     id
+}
+
+/// `:SIZE:MTIME_NS`. A modification time fits 64 bits until 2554; 64-bit
+/// digits are much cheaper than 128-bit ones.
+fn push_identity_numbers(id: &mut String, len: u64, mtime_ns: u128) {
+    fn push_u64(id: &mut String, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        // Decimal digits are ASCII.
+        id.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    }
+    id.push(':');
+    push_u64(id, len);
+    id.push(':');
+    match u64::try_from(mtime_ns) {
+        Ok(t) => push_u64(id, t),
+        Err(_) => id.push_str(&mtime_ns.to_string()),
+    }
 }
 
 /// [`file_identity`] of `dir_path/rel`, looked up from the open directory
@@ -77,7 +99,16 @@ fn file_identity_at(dir: &std::fs::File, dir_path: &Path, rel: &str) -> Option<S
     } else {
         0
     };
-    Some(identity_text(&dir_path.join(rel), st.st_size as u64, mtime))
+    // `dir_path.join(rel)` as text (`rel` is relative), in one allocation.
+    let dir = dir_path.to_string_lossy();
+    let mut id = String::with_capacity(dir.len() + rel.len() + 33);
+    id.push_str(&dir);
+    if !id.is_empty() && !id.ends_with('/') {
+        id.push('/');
+    }
+    id.push_str(rel);
+    push_identity_numbers(&mut id, st.st_size as u64, mtime);
+    Some(id)
 }
 
 /// Loads files from the file system relative to a working directory, then
@@ -1173,5 +1204,39 @@ fn tok_type(t: &Tok) -> SymType {
         Tok::Hex => SymType::Hex,
         Tok::String => SymType::String,
         _ => SymType::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PATH:SIZE:MTIME_NS for numbers of every length, and the same text
+    /// whether a file is looked up by its whole path or from its directory.
+    #[test]
+    fn identities_are_path_size_and_time() {
+        for (len, t) in [
+            (0u64, 0u128),
+            (9, 10),
+            (143_157, 1_733_000_000_123_456_789),
+            (u64::MAX, u64::MAX as u128 + 1),
+        ] {
+            assert_eq!(
+                identity_text(Path::new("a/b"), len, t),
+                format!("a/b:{len}:{t}")
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("ktailor-identity-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).expect("temp dir");
+        std::fs::write(dir.join("sub/Kconfig"), b"config A\n\tbool\n").expect("file");
+        let open = std::fs::File::open(&dir).expect("open dir");
+        let whole = file_identity(&dir.join("sub/Kconfig")).expect("whole path");
+        assert_eq!(
+            file_identity_at(&open, &dir, "sub/Kconfig"),
+            Some(whole.clone())
+        );
+        assert!(whole.starts_with(&format!("{}:15:", dir.join("sub/Kconfig").display())));
+        assert_eq!(file_identity_at(&open, &dir, "sub"), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

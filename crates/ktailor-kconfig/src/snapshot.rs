@@ -79,12 +79,24 @@ impl HelpStore {
     }
 }
 
-const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 7\n";
+const MAGIC: &[u8] = b"ktailor-kconfig-snapshot 8\n";
 
 /// A signed distance as an unsigned number, small either way (ids are
 /// below 2^31, so a distance between two fits).
 fn zigzag(d: i64) -> u32 {
     ((d << 1) ^ (d >> 63)) as u32
+}
+
+/// `v`'s distance from `last` as an unsigned number, small either way.
+fn zigzag64(v: u32, last: u32) -> u64 {
+    let d = v as i64 - last as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+/// The number `zigzag64` distance `z` from `last`, if it is one.
+fn from_near(last: u32, z: u64) -> Option<u32> {
+    let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+    u32::try_from(last as i64 + d).ok()
 }
 
 /// The id `zigzag` distance `d` back from node `i`, if it is one.
@@ -123,11 +135,45 @@ impl W {
             self.d.push(b | 0x80);
         }
     }
+    fn u64(&mut self, v: u64) {
+        let mut v = v;
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.d.push(b);
+                break;
+            }
+            self.d.push(b | 0x80);
+        }
+    }
     fn opt(&mut self, v: Option<u32>) {
         match v {
             None => self.u32(0),
             Some(x) => self.u32(x + 1),
         }
+    }
+    /// `v` as its distance from `*last`, which then becomes `v`: ids and
+    /// line numbers mostly come close to the one before them, and then
+    /// take one byte instead of two or three.
+    fn near(&mut self, v: u32, last: &mut u32) {
+        self.u64(zigzag64(v, *last));
+        *last = v;
+    }
+    /// An optional [`W::near`]: 0 for none.
+    fn onear(&mut self, v: Option<u32>, last: &mut u32) {
+        match v {
+            None => self.u64(0),
+            Some(v) => {
+                self.u64(zigzag64(v, *last) + 1);
+                *last = v;
+            }
+        }
+    }
+    /// An [`ExprValue`] with its expression [`W::near`] `*last`.
+    fn ev_near(&mut self, e: &ExprValue, last: &mut u32) {
+        self.onear(e.expr.map(|x| x.0), last);
+        self.tri(e.tri);
     }
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
@@ -144,10 +190,6 @@ impl W {
     }
     fn tri(&mut self, t: Tri) {
         self.d.push(t as u8);
-    }
-    fn ev(&mut self, e: &ExprValue) {
-        self.opt(e.expr.map(|x| x.0));
-        self.tri(e.tri);
     }
     /// Another finished section, as bytes of this one.
     fn section(&mut self, b: &[u8]) {
@@ -210,7 +252,49 @@ impl<'a> R<'a> {
             shift += 7;
         }
     }
-    #[inline]
+    #[inline(always)]
+    fn u64(&mut self) -> Option<u64> {
+        let b = *self.d.get(self.p)?;
+        if b < 0x80 {
+            self.p += 1;
+            return Some(b as u64);
+        }
+        self.u64_long()
+    }
+    #[inline(never)]
+    fn u64_long(&mut self) -> Option<u64> {
+        let mut v: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let b = *self.d.get(self.p)?;
+            self.p += 1;
+            v |= ((b & 0x7f) as u64).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+            shift += 7;
+        }
+    }
+    /// What [`W::near`] wrote.
+    #[inline(always)]
+    fn near(&mut self, last: &mut u32) -> Option<u32> {
+        let v = from_near(*last, self.u64()?)?;
+        *last = v;
+        Some(v)
+    }
+    /// What [`W::onear`] wrote.
+    #[inline(always)]
+    fn onear(&mut self, last: &mut u32) -> Option<Option<u32>> {
+        match self.u64()? {
+            0 => Some(None),
+            z => {
+                let v = from_near(*last, z - 1)?;
+                *last = v;
+                Some(Some(v))
+            }
+        }
+    }
+    #[inline(always)]
     fn opt(&mut self) -> Option<Option<u32>> {
         Some(match self.u32()? {
             0 => None,
@@ -248,16 +332,22 @@ impl<'a> R<'a> {
         };
         Some(self.short[slot].get_or_insert_with(|| Arc::from(s)).clone())
     }
-    /// A count and that many ids, read into the list in one allocation
-    /// (through `scratch`, which keeps its capacity between lists).
-    fn ids<T: Copy>(&mut self, scratch: &mut Vec<T>, id: fn(u32) -> T) -> Option<IdList<T>> {
+    /// A count and that many ids, each [`R::near`] the one before (the
+    /// first near `*last`), read into the list in one allocation (through
+    /// `scratch`, which keeps its capacity between lists).
+    fn ids<T: Copy>(
+        &mut self,
+        scratch: &mut Vec<T>,
+        last: &mut u32,
+        id: fn(u32) -> T,
+    ) -> Option<IdList<T>> {
         let n = self.u32()? as usize;
         if n == 0 {
             return Some(IdList::default());
         }
         scratch.clear();
         for _ in 0..n {
-            scratch.push(id(self.u32()?));
+            scratch.push(id(self.near(last)?));
         }
         Some(Arc::<[T]>::from(&scratch[..]).into())
     }
@@ -276,9 +366,10 @@ impl<'a> R<'a> {
             _ => Tri::Y,
         })
     }
-    fn ev(&mut self) -> Option<ExprValue> {
+    /// What [`W::ev_near`] wrote.
+    fn ev_near(&mut self, last: &mut u32) -> Option<ExprValue> {
         Some(ExprValue {
-            expr: self.opt()?.map(ExprId),
+            expr: self.onear(last)?.map(ExprId),
             tri: self.tri()?,
         })
     }
@@ -343,6 +434,7 @@ impl Kconfig {
             w.str(f);
         }
         w.u32(self.exprs.len() as u32);
+        let mut sym = 0;
         for (i, e) in self.exprs.nodes().iter().enumerate() {
             // A node's operands are mostly nodes made just before it: as
             // distances back they take one byte instead of three.
@@ -350,7 +442,7 @@ impl Kconfig {
             match *e {
                 Expr::Sym(s) => {
                     w.u32(0);
-                    w.u32(s.0);
+                    w.near(s.0, &mut sym);
                 }
                 Expr::Not(a) => {
                     w.u32(1);
@@ -368,18 +460,21 @@ impl Kconfig {
                 }
                 Expr::Cmp(op, a, b) => {
                     w.u32(4 + CMP_OPS.iter().position(|&o| o == op).unwrap_or(0) as u32);
-                    w.u32(a.0);
-                    w.u32(b.0);
+                    w.near(a.0, &mut sym);
+                    w.near(b.0, &mut sym);
                 }
                 Expr::Range(a, b) => {
                     w.u32(10);
-                    w.u32(a.0);
-                    w.u32(b.0);
+                    w.near(a.0, &mut sym);
+                    w.near(b.0, &mut sym);
                 }
             }
         }
         w.u32(self.syms.len() as u32);
-        for s in &self.syms {
+        // Each kind of id near the last one of its kind.
+        let (mut prop, mut menu, mut link, mut flags) = (0, 0, 0, 0);
+        let mut deps = [0; 3];
+        for (i, s) in self.syms.iter().enumerate() {
             w.ostr(s.name.as_deref());
             w.u32(sym_type_code(s.ty));
             w.tri(s.curr_tri);
@@ -391,20 +486,25 @@ impl Kconfig {
                 w.opt(d.choice.map(|x| x.0));
             }
             w.tri(s.visible);
-            w.u32(s.flags);
+            // Mostly the same as the symbol before.
+            w.near(s.flags, &mut flags);
             w.u32(s.props.len() as u32);
             for p in s.props.iter() {
-                w.u32(p.0);
+                w.near(p.0, &mut prop);
             }
             w.u32(s.menus.len() as u32);
             for m in s.menus.iter() {
-                w.u32(m.0);
+                w.near(m.0, &mut menu);
             }
-            w.ev(&s.dir_dep);
-            w.ev(&s.rev_dep);
-            w.ev(&s.implied);
-            w.opt(s.choice_link.map(|x| x.0));
-            w.u32(s.created);
+            for (e, last) in [&s.dir_dep, &s.rev_dep, &s.implied]
+                .into_iter()
+                .zip(&mut deps)
+            {
+                w.ev_near(e, last);
+            }
+            w.onear(s.choice_link.map(|x| x.0), &mut link);
+            // Mostly the symbol's own index.
+            w.near(s.created, &mut (i as u32));
         }
         w.u32(self.modules_sym.0);
         w.tri(self.modules_val);
@@ -493,39 +593,47 @@ impl Kconfig {
 
     fn write_props_menus(&self, w: &mut W, help: &[Option<u32>]) {
         w.u32(self.props.len() as u32);
+        // Each kind of id, and line numbers, near the last one of its kind.
+        let (mut vis, mut expr, mut sym, mut menu, mut file, mut line) = (0, 0, 0, 0, 0, 0);
         for (p, &tri) in self.props.iter().zip(&self.prop_vis) {
             w.u32(PROP_TYPES.iter().position(|&t| t == p.ty).unwrap_or(0) as u32);
             w.ostr(p.text.as_deref());
-            w.ev(&ExprValue {
-                expr: p.visible,
-                tri,
-            });
-            w.opt(p.expr.map(|x| x.0));
+            w.ev_near(
+                &ExprValue {
+                    expr: p.visible,
+                    tri,
+                },
+                &mut vis,
+            );
+            w.onear(p.expr.map(|x| x.0), &mut expr);
             w.u32(p.choice_list.len() as u32);
             for s in &p.choice_list {
-                w.u32(s.0);
+                w.near(s.0, &mut sym);
             }
-            w.u32(p.menu.0);
-            w.u32(p.file.0);
-            w.u32(p.line);
+            w.near(p.menu.0, &mut menu);
+            w.near(p.file.0, &mut file);
+            w.near(p.line, &mut line);
         }
         w.u32(help.iter().flatten().count() as u32);
         w.u32(self.menus.len() as u32);
+        let (mut prompt, mut dep, mut text) = (0, 0, 0);
+        (vis, sym, file, line) = (0, 0, 0, 0);
         for (i, m) in self.menus.iter().enumerate() {
-            w.opt(m.next.map(|x| x.0));
-            w.opt(m.parent.map(|x| x.0));
-            w.opt(m.list.map(|x| x.0));
-            w.opt(m.sym.map(|x| x.0));
-            w.opt(m.prompt.map(|x| x.0));
-            w.opt(m.visibility.map(|x| x.0));
-            w.opt(m.dep.map(|x| x.0));
-            w.opt(help[i]);
-            w.opt(m.file.map(|x| x.0));
-            w.u32(m.line);
+            // The menus around this one, near its own index.
+            for x in [m.next, m.parent, m.list] {
+                w.onear(x.map(|x| x.0), &mut (i as u32));
+            }
+            w.onear(m.sym.map(|x| x.0), &mut sym);
+            w.onear(m.prompt.map(|x| x.0), &mut prompt);
+            w.onear(m.visibility.map(|x| x.0), &mut vis);
+            w.onear(m.dep.map(|x| x.0), &mut dep);
+            w.onear(help[i], &mut text);
+            w.onear(m.file.map(|x| x.0), &mut file);
+            w.near(m.line, &mut line);
             let members = self.choice_members(MenuId(i as u32));
             w.u32(members.len() as u32);
             for s in members {
-                w.u32(s.0);
+                w.near(s.0, &mut sym);
             }
         }
     }
@@ -592,17 +700,21 @@ impl Kconfig {
         }
         let n = r.u32()? as usize;
         let mut nodes = Vec::with_capacity(n);
+        let mut sym = 0;
         for i in 0..n {
             let tag = r.u32()?;
-            let a = r.u32()?;
             let back = |d: u32| unzigzag(i, d).map(ExprId);
             let e = match tag {
-                0 => Expr::Sym(SymId(a)),
-                1 => Expr::Not(back(a)?),
-                2 => Expr::And(back(a)?, back(r.u32()?)?),
-                3 => Expr::Or(back(a)?, back(r.u32()?)?),
-                4..=9 => Expr::Cmp(CMP_OPS[(tag - 4) as usize], SymId(a), SymId(r.u32()?)),
-                10 => Expr::Range(SymId(a), SymId(r.u32()?)),
+                0 => Expr::Sym(SymId(r.near(&mut sym)?)),
+                1 => Expr::Not(back(r.u32()?)?),
+                2 => Expr::And(back(r.u32()?)?, back(r.u32()?)?),
+                3 => Expr::Or(back(r.u32()?)?, back(r.u32()?)?),
+                4..=9 => Expr::Cmp(
+                    CMP_OPS[(tag - 4) as usize],
+                    SymId(r.near(&mut sym)?),
+                    SymId(r.near(&mut sym)?),
+                ),
+                10 => Expr::Range(SymId(r.near(&mut sym)?), SymId(r.near(&mut sym)?)),
                 _ => return None,
             };
             nodes.push(e);
@@ -612,7 +724,10 @@ impl Kconfig {
         let n = r.u32()? as usize;
         k.syms.reserve(n);
         let (mut prop_ids, mut menu_ids) = (Vec::new(), Vec::new());
-        for _ in 0..n {
+        // The running ids the writer's distances start from.
+        let (mut last_prop, mut last_menu, mut last_link, mut last_flags) = (0, 0, 0, 0);
+        let mut last_deps = [0; 3];
+        for i in 0..n {
             let name: Option<Arc<str>> = r.orc()?;
             let ty = sym_type_of(r.u32()?);
             let curr_tri = r.tri()?;
@@ -625,14 +740,15 @@ impl Kconfig {
                 slot.choice = r.opt()?.map(SymId);
             }
             let visible = r.tri()?;
-            let flags = r.u32()?;
-            let props = r.ids(&mut prop_ids, PropId)?;
-            let menus = r.ids(&mut menu_ids, MenuId)?;
-            let dir_dep = r.ev()?;
-            let rev_dep = r.ev()?;
-            let implied = r.ev()?;
-            let choice_link = r.opt()?.map(MenuId);
-            let created = r.u32()?;
+            let flags = r.near(&mut last_flags)?;
+            let props = r.ids(&mut prop_ids, &mut last_prop, PropId)?;
+            let menus = r.ids(&mut menu_ids, &mut last_menu, MenuId)?;
+            let [d0, d1, d2] = &mut last_deps;
+            let dir_dep = r.ev_near(d0)?;
+            let rev_dep = r.ev_near(d1)?;
+            let implied = r.ev_near(d2)?;
+            let choice_link = r.onear(&mut last_link)?.map(MenuId);
+            let created = r.near(&mut u32::try_from(i).ok()?)?;
             k.syms.push(Symbol {
                 name,
                 ty,
@@ -807,20 +923,23 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
     let n = r.u32()? as usize;
     props.reserve(n);
     let mut vis = Vec::with_capacity(n);
+    // The running ids and line numbers the writer's distances start from.
+    let (mut last_vis, mut last_expr, mut last_sym) = (0, 0, 0);
+    let (mut last_menu, mut last_file, mut last_line) = (0, 0, 0);
     for _ in 0..n {
         let ty = *PROP_TYPES.get(r.u32()? as usize)?;
         let text = r.orc()?;
-        let ExprValue { expr: visible, tri } = r.ev()?;
+        let ExprValue { expr: visible, tri } = r.ev_near(&mut last_vis)?;
         vis.push(tri);
-        let expr = r.opt()?.map(ExprId);
+        let expr = r.onear(&mut last_expr)?.map(ExprId);
         let nc = r.u32()? as usize;
         let mut choice_list = Vec::with_capacity(nc);
         for _ in 0..nc {
-            choice_list.push(SymId(r.u32()?));
+            choice_list.push(SymId(r.near(&mut last_sym)?));
         }
-        let menu = MenuId(r.u32()?);
-        let file = FileId(r.u32()?);
-        let line = r.u32()?;
+        let menu = MenuId(r.near(&mut last_menu)?);
+        let file = FileId(r.near(&mut last_file)?);
+        let line = r.near(&mut last_line)?;
         props.push(Property {
             ty,
             text,
@@ -836,24 +955,27 @@ fn read_props_menus(d: &[u8]) -> Option<PropsMenus> {
     let n = r.u32()? as usize;
     menus.reserve(n);
     let mut members = FxHashMap::default();
+    let (mut last_prompt, mut last_dep, mut last_help) = (0, 0, 0);
+    (last_vis, last_sym, last_file, last_line) = (0, 0, 0, 0);
     for i in 0..n {
-        let next = r.opt()?.map(MenuId);
-        let parent = r.opt()?.map(MenuId);
-        let list = r.opt()?.map(MenuId);
-        let sym = r.opt()?.map(SymId);
-        let prompt = r.opt()?.map(PropId);
-        let visibility = r.opt()?.map(ExprId);
-        let dep = r.opt()?.map(ExprId);
-        let help = r.opt()?.map(Help::Stored);
-        let file = r.opt()?.map(FileId);
-        let line = r.u32()?;
+        let here = u32::try_from(i).ok()?;
+        let next = r.onear(&mut { here })?.map(MenuId);
+        let parent = r.onear(&mut { here })?.map(MenuId);
+        let list = r.onear(&mut { here })?.map(MenuId);
+        let sym = r.onear(&mut last_sym)?.map(SymId);
+        let prompt = r.onear(&mut last_prompt)?.map(PropId);
+        let visibility = r.onear(&mut last_vis)?.map(ExprId);
+        let dep = r.onear(&mut last_dep)?.map(ExprId);
+        let help = r.onear(&mut last_help)?.map(Help::Stored);
+        let file = r.onear(&mut last_file)?.map(FileId);
+        let line = r.near(&mut last_line)?;
         let nc = r.u32()? as usize;
         if nc > 0 {
             let mut v = Vec::with_capacity(nc);
             for _ in 0..nc {
-                v.push(SymId(r.u32()?));
+                v.push(SymId(r.near(&mut last_sym)?));
             }
-            members.insert(MenuId(i as u32), v);
+            members.insert(MenuId(here), v);
         }
         menus.push(Menu {
             next,
