@@ -124,16 +124,7 @@ impl W {
         out
     }
     fn u32(&mut self, v: u32) {
-        let mut v = v;
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                self.d.push(b);
-                break;
-            }
-            self.d.push(b | 0x80);
-        }
+        self.u64(v.into());
     }
     fn u64(&mut self, v: u64) {
         let mut v = v;
@@ -238,19 +229,10 @@ impl<'a> R<'a> {
         }
         self.u32_long()
     }
+    /// A longer number, refused if it does not fit 32 bits.
     #[inline(never)]
     fn u32_long(&mut self) -> Option<u32> {
-        let mut v: u32 = 0;
-        let mut shift = 0;
-        loop {
-            let b = *self.d.get(self.p)?;
-            self.p += 1;
-            v |= ((b & 0x7f) as u32).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-            shift += 7;
-        }
+        u32::try_from(self.u64_long()?).ok()
     }
     #[inline(always)]
     fn u64(&mut self) -> Option<u64> {
