@@ -36,6 +36,11 @@ import sys
 from pathlib import Path
 
 
+def fail(msg: str) -> None:
+    print(f"pair-compile: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def compile_commands(obj: Path) -> list[str]:
     """The compile commands of a built tree, writing nothing."""
     cmds = []
@@ -82,10 +87,10 @@ def main() -> None:
     cmds = []
     for t in trees:
         if not (t / ".config").is_file():
-            sys.exit(f"pair-compile: {t}: not a kernel object tree (no .config)")
+            fail(f"{t}: not a kernel object tree (no .config)")
         c = compile_commands(t)
         if not c:
-            sys.exit(f"pair-compile: {t}: no compile commands (build it first)")
+            fail(f"{t}: no compile commands (build it first)")
         cmds.append(c)
     counts = [len(c) for c in cmds]
     if a.sample:
@@ -97,13 +102,16 @@ def main() -> None:
     done = [0, 0]
     print(f"pair-compile: replaying {len(cmds[0])} + {len(cmds[1])} compiles, interleaved, -j{a.jobs}",
           file=sys.stderr, flush=True)
-    with cf.ThreadPoolExecutor(a.jobs) as ex:
-        for side, t, status, err in ex.map(run, jobs):
-            if status != 0:
-                sys.stderr.write(err)
-                sys.exit(f"pair-compile: a compile of {trees[side]} failed (status {status})")
-            cpu[side] += t
-            done[side] += 1
+    ex = cf.ThreadPoolExecutor(a.jobs)
+    for side, t, status, err in ex.map(run, jobs):
+        if status != 0:
+            # The queued compiles are dropped, not run to the end.
+            ex.shutdown(wait=False, cancel_futures=True)
+            sys.stderr.write(err)
+            fail(f"a compile of {trees[side]} failed (exit {os.waitstatus_to_exitcode(status)})")
+        cpu[side] += t
+        done[side] += 1
+    ex.shutdown()
     total = [cpu[i] * counts[i] / done[i] for i in range(2)]
     scaled = " (scaled from the sample)" if a.sample else ""
     for name, i in [("reference", 0), ("new", 1)]:
